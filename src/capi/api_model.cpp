@@ -1,0 +1,190 @@
+// maml_config_*, maml_create/free, meta-training, evaluation and the model queries.
+#include <cstring>
+
+#include "capi/boundary.hpp"
+#include "capi/config_convert.hpp"
+#include "core/device.hpp"
+#include "core/error.hpp"
+
+using namespace mamlpp;
+using namespace mamlpp::capi;
+
+namespace {
+
+const MetaLearner& model_of(const maml_model* m) {
+  require_non_null(m, "model");
+  if (!m->impl) throw invalid_argument("model handle is empty");
+  return *m->impl;
+}
+
+HostTasks host_tasks(const maml_tasks* batch) {
+  maml_tasks defaults{};
+  const maml_tasks t = read_sized_struct(batch, defaults, sizeof(maml_tasks), "maml_tasks");
+  HostTasks h;
+  h.num_tasks = t.num_tasks;
+  h.support_size = t.support_size;
+  h.query_size = t.query_size;
+  h.support_x = t.support_x;
+  h.support_y = t.support_y;
+  h.query_x = t.query_x;
+  h.query_y = t.query_y;
+  return h;
+}
+
+// Writes as much of the metrics as the caller's struct holds.
+void write_metrics(const Metrics& in, maml_metrics* out) {
+  if (out == nullptr) return;
+  maml_metrics m{};
+  m.struct_size = sizeof(maml_metrics);
+  m.loss = static_cast<float>(in.loss);
+  m.accuracy = static_cast<float>(in.accuracy);
+  m.meta_lr = static_cast<float>(in.meta_lr);
+  m.second_order = in.second_order ? 1 : 0;
+  m.step = in.step;
+  m.epoch = in.epoch;
+  const size_t size = out->struct_size < sizeof(m) ? out->struct_size : sizeof(m);
+  std::memcpy(out, &m, size);
+  out->struct_size = static_cast<uint32_t>(size);
+}
+
+void check_metrics(const maml_metrics* out) {
+  if (out != nullptr && out->struct_size < offsetof(maml_metrics, meta_lr))
+    throw invalid_argument("maml_metrics.struct_size must be set to sizeof(maml_metrics)");
+}
+
+}  // namespace
+
+extern "C" {
+
+void maml_config_init(maml_config* cfg) {
+  if (cfg != nullptr) *cfg = default_c_config();
+}
+
+maml_status maml_config_init_sized(maml_config* cfg, uint32_t struct_size) {
+  return guarded([&] {
+    require_non_null(cfg, "cfg");
+    if (struct_size < kConfigV1Size)
+      throw invalid_argument("struct_size " + std::to_string(struct_size) +
+                             " is smaller than the version 1.0 maml_config (" +
+                             std::to_string(kConfigV1Size) + ")");
+    maml_config d = default_c_config();
+    const size_t n = struct_size < sizeof(d) ? struct_size : sizeof(d);
+    std::memset(cfg, 0, struct_size);
+    std::memcpy(cfg, &d, n);
+    cfg->struct_size = struct_size;
+  });
+}
+
+maml_status maml_create(const maml_config* cfg, maml_model** out) {
+  return guarded([&] {
+    require_non_null(out, "out");
+    *out = nullptr;
+    const Config config = from_c(read_sized_struct(cfg, default_c_config(), kConfigV1Size, "maml_config"));
+    auto model = std::make_unique<maml_model>();
+    model->impl = std::make_unique<MetaLearner>(config);
+    *out = model.release();
+  });
+}
+
+void maml_free(maml_model* model) { delete model; }
+
+maml_status maml_meta_train_step(maml_model* model, const maml_tasks* batch, maml_metrics* metrics) {
+  return guarded([&] {
+    require_non_null(model, "model");
+    check_metrics(metrics);
+    MetaLearner& m = *model->impl;
+    const TaskTensors t = to_task_tensors(m.config(), host_tasks(batch), true, m.device(), m.dtype());
+    write_metrics(m.meta_train_step(t), metrics);
+  });
+}
+
+maml_status maml_evaluate(maml_model* model, const maml_tasks* batch, maml_metrics* metrics) {
+  return guarded([&] {
+    const MetaLearner& m = model_of(model);
+    require_non_null(metrics, "metrics");
+    check_metrics(metrics);
+    const TaskTensors t = to_task_tensors(m.config(), host_tasks(batch), true, m.device(), m.dtype());
+    write_metrics(m.evaluate(t), metrics);
+  });
+}
+
+maml_status maml_get_config(const maml_model* model, maml_config* out) {
+  return guarded([&] {
+    const MetaLearner& m = model_of(model);
+    require_non_null(out, "out");
+    if (out->struct_size < kConfigV1Size)
+      throw invalid_argument("out->struct_size must be set to sizeof(maml_config)");
+    const maml_config c = to_c(m.config());
+    const uint32_t size = out->struct_size;
+    std::memset(out, 0, size);
+    std::memcpy(out, &c, size < sizeof(c) ? size : sizeof(c));
+    out->struct_size = size;
+  });
+}
+
+maml_status maml_get_step(const maml_model* model, int64_t* out) {
+  return guarded([&] {
+    const MetaLearner& m = model_of(model);
+    require_non_null(out, "out");
+    *out = m.step();
+  });
+}
+
+maml_status maml_get_device(const maml_model* model, int32_t* device_type, int32_t* device_index) {
+  return guarded([&] {
+    const MetaLearner& m = model_of(model);
+    if (device_type) *device_type = m.device().is_cuda() ? MAML_DEVICE_CUDA : MAML_DEVICE_CPU;
+    if (device_index) *device_index = m.device().has_index() ? m.device().index() : 0;
+  });
+}
+
+maml_status maml_num_parameters(const maml_model* model, int64_t* out) {
+  return guarded([&] {
+    const MetaLearner& m = model_of(model);
+    require_non_null(out, "out");
+    *out = m.num_parameters();
+  });
+}
+
+int32_t maml_cuda_device_count(void) {
+  try {
+    return cuda_device_count();
+  } catch (...) {
+    return 0;
+  }
+}
+
+maml_status maml_inner_lr_shape(const maml_model* model, int32_t* num_tensors, int32_t* num_steps) {
+  return guarded([&] {
+    const MetaLearner& m = model_of(model);
+    if (num_tensors) *num_tensors = static_cast<int32_t>(m.layout().adapted.size());
+    if (num_steps) *num_steps = m.config().inner_steps;
+  });
+}
+
+maml_status maml_get_inner_lrs(const maml_model* model, float* rates, int64_t count) {
+  return guarded([&] {
+    const MetaLearner& m = model_of(model);
+    require_non_null(rates, "rates");
+    const std::vector<double> r = m.inner_lrs();
+    if (count != static_cast<int64_t>(r.size()))
+      throw invalid_argument("count is " + std::to_string(count) + ", the table has " +
+                             std::to_string(r.size()) + " entries (num_tensors * num_steps)");
+    for (size_t i = 0; i < r.size(); ++i) rates[i] = static_cast<float>(r[i]);
+  });
+}
+
+maml_status maml_inner_lr_name(const maml_model* model, int32_t index, const char** name) {
+  return guarded([&] {
+    const MetaLearner& m = model_of(model);
+    require_non_null(name, "name");
+    *name = nullptr;
+    const auto& adapted = m.layout().adapted;
+    if (index < 0 || index >= static_cast<int32_t>(adapted.size()))
+      throw invalid_argument("index " + std::to_string(index) + " is outside [0, " +
+                             std::to_string(adapted.size()) + ")");
+    *name = adapted[static_cast<size_t>(index)].name.c_str();
+  });
+}
+
+}  // extern "C"

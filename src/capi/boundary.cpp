@@ -1,0 +1,94 @@
+#include "capi/boundary.hpp"
+
+#include <c10/util/Exception.h>
+
+#include <new>
+
+#include "core/error.hpp"
+
+namespace mamlpp::capi {
+
+namespace {
+thread_local std::string t_last_error;
+
+maml_status status_of(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::InvalidArgument: return MAML_E_INVALID_ARGUMENT;
+    case ErrorKind::Io: return MAML_E_IO;
+    case ErrorKind::Format: return MAML_E_FORMAT;
+    case ErrorKind::Device: return MAML_E_DEVICE;
+    case ErrorKind::OutOfMemory: return MAML_E_OUT_OF_MEMORY;
+    case ErrorKind::Numerical: return MAML_E_NUMERICAL;
+    case ErrorKind::Unsupported: return MAML_E_UNSUPPORTED;
+    case ErrorKind::Internal: return MAML_E_INTERNAL;
+  }
+  return MAML_E_INTERNAL;
+}
+
+bool mentions_oom(const std::string& what) {
+  return what.find("out of memory") != std::string::npos ||
+         what.find("not enough memory") != std::string::npos;
+}
+
+// LibTorch messages carry a C++ backtrace after the first line; callers want the first line.
+std::string first_line(const std::string& s) {
+  const size_t nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+}  // namespace
+
+void set_last_error(const std::string& message) { t_last_error = message; }
+void clear_last_error() { t_last_error.clear(); }
+
+maml_status status_from_current_exception() {
+  try {
+    throw;
+  } catch (const Error& e) {
+    set_last_error(e.what());
+    return status_of(e.kind());
+  } catch (const std::bad_alloc&) {
+    set_last_error("out of host memory");
+    return MAML_E_OUT_OF_MEMORY;
+  } catch (const c10::Error& e) {
+    const std::string msg = first_line(e.what_without_backtrace());
+    if (mentions_oom(msg)) {
+      set_last_error("out of memory: " + msg);
+      return MAML_E_OUT_OF_MEMORY;
+    }
+    set_last_error("internal error in LibTorch: " + msg);
+    return MAML_E_INTERNAL;
+  } catch (const std::exception& e) {
+    set_last_error(std::string("internal error: ") + e.what());
+    return MAML_E_INTERNAL;
+  } catch (...) {
+    set_last_error("internal error: unknown exception");
+    return MAML_E_INTERNAL;
+  }
+}
+
+}  // namespace mamlpp::capi
+
+extern "C" {
+
+const char* maml_last_error(void) { return mamlpp::capi::t_last_error.c_str(); }
+
+const char* maml_status_string(maml_status status) {
+  switch (status) {
+    case MAML_OK: return "MAML_OK";
+    case MAML_E_INVALID_ARGUMENT: return "MAML_E_INVALID_ARGUMENT";
+    case MAML_E_IO: return "MAML_E_IO";
+    case MAML_E_FORMAT: return "MAML_E_FORMAT";
+    case MAML_E_DEVICE: return "MAML_E_DEVICE";
+    case MAML_E_OUT_OF_MEMORY: return "MAML_E_OUT_OF_MEMORY";
+    case MAML_E_NUMERICAL: return "MAML_E_NUMERICAL";
+    case MAML_E_UNSUPPORTED: return "MAML_E_UNSUPPORTED";
+    case MAML_E_INTERNAL: return "MAML_E_INTERNAL";
+    default: return "unknown status";
+  }
+}
+
+const char* maml_version_string(void) { return MAMLPP_VERSION_STRING; }
+int32_t maml_version_number(void) { return MAMLPP_VERSION_NUMBER; }
+int32_t maml_abi_version(void) { return MAMLPP_ABI_VERSION; }
+
+}  // extern "C"

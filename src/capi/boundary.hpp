@@ -1,0 +1,73 @@
+// The C ABI boundary: handle types, the thread-local last error, and the one function every
+// exported call goes through, which turns any C++ exception into a status and a message.
+#pragma once
+
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+
+#include "core/learner.hpp"
+#include "core/meta_learner.hpp"
+#include "mamlpp/mamlpp.h"
+
+struct maml_model {
+  std::unique_ptr<mamlpp::MetaLearner> impl;
+};
+
+struct maml_learner {
+  std::shared_ptr<const mamlpp::Learner> impl;
+};
+
+namespace mamlpp::capi {
+
+void set_last_error(const std::string& message);
+void clear_last_error();
+
+// Maps the exception in flight to a status and records its message (call inside catch).
+maml_status status_from_current_exception();
+
+// Runs body() and returns MAML_OK, or the status of the exception it threw. Nothing escapes.
+template <typename Body>
+maml_status guarded(Body&& body) noexcept {
+  try {
+    clear_last_error();
+    body();
+    return MAML_OK;
+  } catch (...) {
+    return status_from_current_exception();
+  }
+}
+
+// Throws Error(InvalidArgument) naming the argument if p is NULL.
+template <typename T>
+void require_non_null(const T* p, const char* name) {
+  if (p == nullptr) throw invalid_argument(std::string(name) + " must not be NULL");
+}
+
+// Reads a caller's struct whose first field is its size: copies the bytes the caller has over
+// the library's defaults. A newer caller's larger struct is accepted if the fields this library
+// does not know are zero (they would otherwise be silently ignored).
+template <typename T>
+T read_sized_struct(const T* in, const T& defaults, size_t minimum_size, const char* name) {
+  require_non_null(in, name);
+  const uint32_t size = in->struct_size;
+  if (size < minimum_size)
+    throw invalid_argument(std::string(name) + "->struct_size is " + std::to_string(size) +
+                           ", expected at least " + std::to_string(minimum_size) +
+                           " (set it to sizeof(" + name + "))");
+  T out = defaults;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(in);
+  if (size > sizeof(T)) {
+    for (size_t i = sizeof(T); i < size; ++i) {
+      if (bytes[i] != 0)
+        throw unsupported(std::string(name) + " sets fields this libmamlpp " MAMLPP_VERSION_STRING
+                                              " does not know; upgrade the library");
+    }
+  }
+  std::memcpy(&out, in, size < sizeof(T) ? size : sizeof(T));
+  out.struct_size = sizeof(T);
+  return out;
+}
+
+}  // namespace mamlpp::capi

@@ -1,0 +1,130 @@
+#include "core/inner_loop.hpp"
+
+#include <torch/csrc/autograd/autograd.h>
+
+#include <algorithm>
+
+namespace mamlpp {
+
+BnSpec bn_spec(const MetaParams& meta, int64_t row, BnMode mode, bool detach) {
+  BnSpec spec;
+  spec.mode = mode;
+  for (size_t s = 0; s < meta.gamma.size(); ++s) {
+    BnLayer layer;
+    layer.gamma = meta.gamma[s].select(0, row);
+    layer.beta = meta.beta[s].select(0, row);
+    if (detach) {
+      layer.gamma = layer.gamma.detach();
+      layer.beta = layer.beta.detach();
+    }
+    if (mode == BnMode::Given) {
+      layer.mean = meta.running_mean[s].select(0, row);
+      layer.var = meta.running_var[s].select(0, row);
+    }
+    spec.layers.push_back(std::move(layer));
+  }
+  return spec;
+}
+
+namespace {
+
+// Query-pass logits at the adapted weights, normalised as bn_stats says. With support statistics
+// the support set rides along in the same forward pass and provides them.
+at::Tensor query_logits(const Config& cfg, const MetaParams& meta, const TaskTensors& tasks,
+                        const std::vector<at::Tensor>& fast, int64_t row, bool training,
+                        BnObservation* observe) {
+  const bool detach = !training;
+  if (cfg.bn_stats == BnStats::Support) {
+    BnSpec spec = bn_spec(meta, row, BnMode::Reference, detach);
+    const int64_t ns = tasks.support_x.size(1);
+    spec.reference_rows = ns;
+    const at::Tensor both = at::cat({tasks.support_x, tasks.query_x}, 1);
+    return forward(cfg, both, fast, spec).narrow(1, ns, tasks.query_x.size(1));
+  }
+  const bool running = !training && cfg.bn_stats == BnStats::Running;
+  BnSpec spec = bn_spec(meta, row, running ? BnMode::Given : BnMode::Batch, detach);
+  spec.observe = observe;
+  return forward(cfg, tasks.query_x, fast, spec);
+}
+
+}  // namespace
+
+InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const TaskTensors& tasks,
+                           const InnerLoopOptions& opt) {
+  at::AutoGradMode grad_mode(true);
+  const int64_t T = tasks.num_tasks();
+  const int64_t rate_columns = meta.lslr.size(1);
+  InnerLoopResult out;
+
+  // theta_0 for every task: a broadcast view of the meta-weights (no copy). In evaluation the
+  // view is cut from the meta-parameters' graph.
+  std::vector<at::Tensor> fast;
+  fast.reserve(meta.weights.size());
+  for (const at::Tensor& w : meta.weights) {
+    std::vector<int64_t> shape{T};
+    shape.insert(shape.end(), w.sizes().begin(), w.sizes().end());
+    at::Tensor t = (opt.training ? w : w.detach()).unsqueeze(0).expand(shape);
+    if (!opt.training) t.requires_grad_(true);
+    fast.push_back(t);
+  }
+  const at::Tensor lslr = opt.training ? meta.lslr : meta.lslr.detach();
+  const bool running_eval = !opt.training && cfg.bn_stats == BnStats::Running;
+
+  at::Tensor weighted_loss;
+  for (int32_t i = 0; i < opt.steps; ++i) {
+    const int64_t row = bn_row(cfg, i);
+    // Support pass at theta_i, BN row i.
+    BnSpec spec = bn_spec(meta, row, running_eval ? BnMode::Given : BnMode::Batch, !opt.training);
+    RowObservation support_obs{row, {}};
+    if (opt.observe_running) spec.observe = &support_obs.stats;
+    const at::Tensor support_loss =
+        task_cross_entropy(forward(cfg, tasks.support_x, fast, spec), tasks.support_y).sum();
+    if (opt.observe_running) out.observations.push_back(std::move(support_obs));
+
+    const bool create_graph = opt.training && opt.second_order;
+    const std::vector<at::Tensor> grads = torch::autograd::grad(
+        {support_loss}, fast, {}, /*retain_graph=*/opt.training, create_graph);
+
+    // theta_{i+1} = theta_i - alpha[tensor][i] * g. In first-order mode g carries no graph but
+    // theta_i and alpha still do, so both receive outer gradients.
+    std::vector<at::Tensor> next;
+    next.reserve(fast.size());
+    {
+      at::AutoGradMode keep(opt.training);
+      for (size_t k = 0; k < fast.size(); ++k) {
+        // Evaluation may take more steps than were meta-trained: they reuse the last rate.
+        const at::Tensor rate =
+            lslr.select(0, static_cast<int64_t>(k)).select(0, std::min<int64_t>(i, rate_columns - 1));
+        next.push_back(fast[k] - rate * grads[k]);
+      }
+    }
+    if (!opt.training) {
+      for (at::Tensor& t : next) t.requires_grad_(true);
+    }
+    fast = std::move(next);
+
+    // Query pass at theta_{i+1}, BN row i: every step under MSL, else only the last.
+    if (!tasks.has_query()) continue;
+    const bool last = i + 1 == opt.steps;
+    const double weight = opt.training ? opt.query_weights[static_cast<size_t>(i)] : (last ? 1.0 : 0.0);
+    if (weight == 0.0 && !last) continue;
+    at::AutoGradMode query_grad(opt.training);
+    RowObservation query_obs{row, {}};
+    const bool observe = opt.observe_running && cfg.bn_stats != BnStats::Support;
+    const at::Tensor logits =
+        query_logits(cfg, meta, tasks, fast, row, opt.training, observe ? &query_obs.stats : nullptr);
+    if (observe) out.observations.push_back(std::move(query_obs));
+    const at::Tensor loss = task_cross_entropy(logits, tasks.query_y);
+    if (weight != 0.0) weighted_loss = weighted_loss.defined() ? weighted_loss + weight * loss : weight * loss;
+    if (last) out.accuracy = task_accuracy(logits.detach(), tasks.query_y);
+  }
+  out.task_loss = weighted_loss;
+  if (!opt.training) {
+    for (at::Tensor& t : fast) t = t.detach();
+    if (out.task_loss.defined()) out.task_loss = out.task_loss.detach();
+  }
+  out.fast = std::move(fast);
+  return out;
+}
+
+}  // namespace mamlpp

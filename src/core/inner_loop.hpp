@@ -1,0 +1,47 @@
+// The MAML++ inner loop: adapt the meta-parameters to T tasks at once (T = 1 for the per-task
+// loop), step by step with the LSLR rates, and measure the query loss after each step.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "core/backbone.hpp"
+#include "core/config.hpp"
+#include "core/meta_params.hpp"
+#include "core/tasks.hpp"
+
+namespace mamlpp {
+
+struct InnerLoopOptions {
+  int32_t steps = 1;
+  // Training: fast weights stay differentiable w.r.t. the meta-parameters and BN uses batch
+  // statistics. Evaluation: every step starts from detached weights; BN follows bn_stats.
+  bool training = false;
+  bool second_order = false;           // training only: inner gradients keep their graph
+  std::vector<double> query_weights;   // training: per-step query-loss weights (0 = no pass)
+  bool observe_running = false;        // training: record batch statistics for BNRS
+};
+
+// A BN observation and the BN row it belongs to.
+struct RowObservation {
+  int64_t row;
+  BnObservation stats;
+};
+
+struct InnerLoopResult {
+  at::Tensor task_loss;               // [T]: weighted query losses (training) / last query loss
+  at::Tensor accuracy;                // [T]: last-step query accuracy, detached
+  std::vector<at::Tensor> fast;       // theta_S, each [T, ...]
+  std::vector<RowObservation> observations;
+};
+
+// Runs the inner loop on `tasks`. Without query tensors only adapts (task_loss/accuracy undefined).
+InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const TaskTensors& tasks,
+                           const InnerLoopOptions& opt);
+
+// The BN layers of row `row` in a given mode, built from the meta-parameters (running statistics
+// attached when mode is Given).
+BnSpec bn_spec(const MetaParams& meta, int64_t row, BnMode mode, bool detach);
+
+}  // namespace mamlpp

@@ -1,0 +1,43 @@
+// The names and shapes of every tensor a model holds, derived from its config alone. The backbone
+// builds its parameters from this, and the file reader validates files against it, so the two can
+// never disagree. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+
+namespace mamlpp {
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t numel() const;
+};
+
+struct Layout {
+  // Adapted in the inner loop, in this order: stage0 conv weight, stage0 conv bias, ...,
+  // head weight, head bias (2 * num_stages + 2 tensors).
+  std::vector<TensorSpec> adapted;
+  // Learned by the outer loop only: per stage gamma then beta, each [bn_rows, num_filters].
+  std::vector<TensorSpec> bn_affine;
+  // Buffers, not learned: per stage running_mean then running_var, each [bn_rows, num_filters].
+  std::vector<TensorSpec> bn_running;
+  // One inner-rate row per adapted tensor: "lslr.<adapted name>", shape [inner_steps].
+  std::vector<TensorSpec> lslr;
+  int64_t feature_size = 0;  // inputs of the linear head
+
+  // Every meta-parameter Adam updates, in Adam's order: adapted, bn_affine, then lslr when
+  // learn_inner_lr is on.
+  std::vector<TensorSpec> meta_parameters(const Config& cfg) const;
+};
+
+Layout make_layout(const Config& cfg);
+
+// Prefixes of the Adam moment tensors in files: "adam.m.<name>", "adam.v.<name>".
+inline std::string adam_m_name(const std::string& param) { return "adam.m." + param; }
+inline std::string adam_v_name(const std::string& param) { return "adam.v." + param; }
+
+}  // namespace mamlpp

@@ -1,0 +1,337 @@
+#include "core/meta_learner.hpp"
+
+#include <torch/csrc/autograd/autograd.h>
+
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "core/device.hpp"
+#include "core/error.hpp"
+#include "core/parallel.hpp"
+#include "core/schedules.hpp"
+
+namespace mamlpp {
+
+MetaLearner::MetaLearner(const Config& cfg, at::Device device)
+    : cfg_(cfg), layout_(make_layout(cfg)), device_(device), dtype_(scalar_type(cfg.dtype)) {}
+
+MetaLearner::MetaLearner(const Config& cfg)
+    : MetaLearner((validate(cfg), cfg), resolve_device(cfg.device_type, cfg.device_index)) {
+  params_ = init_meta_params(cfg_, layout_, device_, dtype_);
+  adam_ = adam_init(params_.trainable(cfg_));
+}
+
+bool MetaLearner::batched_tasks() const {
+  switch (cfg_.task_batching) {
+    case TaskBatching::Loop: return false;
+    case TaskBatching::Batched: return true;
+    case TaskBatching::Auto: break;
+  }
+  // Measured (DESIGN.md, Performance notes): grouped convolutions lose on CPU, and are expected
+  // to win on a GPU where they cut kernel launches by about B times.
+  return device_.is_cuda();
+}
+
+int64_t MetaLearner::num_parameters() const {
+  int64_t n = 0;
+  for (const at::Tensor& t : params_.trainable(cfg_)) n += t.numel();
+  return n;
+}
+
+int MetaLearner::parts_for(int64_t tasks) const { return task_workers(cfg_, device_, tasks); }
+
+template <typename Sink>
+void MetaLearner::for_each_part(const TaskTensors& batch, const InnerLoopOptions& opt, Sink&& sink) const {
+  const int parts = parts_for(batch.num_tasks());
+  const bool batched = batched_tasks();
+  run_parts(parts, [&](int part) {
+    int64_t first = 0, count = 0;
+    part_range(batch.num_tasks(), parts, part, first, count);
+    const TaskTensors mine = batch.slice(first, count);
+    if (batched) {
+      sink(part, inner_loop(cfg_, params_, mine, opt));
+    } else {
+      for (int64_t t = 0; t < count; ++t) sink(part, inner_loop(cfg_, params_, mine.slice(t, 1), opt));
+    }
+  });
+}
+
+namespace {
+
+// What one part of a meta-batch contributes to a meta-train step.
+struct PartSums {
+  std::vector<at::Tensor> grads;
+  std::vector<at::Tensor> losses, accuracies;
+  std::vector<RowObservation> observations;
+};
+
+}  // namespace
+
+Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
+  const int64_t epoch = epoch_of(cfg_, step_);
+  InnerLoopOptions opt;
+  opt.steps = cfg_.inner_steps;
+  opt.training = true;
+  opt.second_order = second_order_at(cfg_, epoch);
+  opt.query_weights = query_loss_weights(cfg_, epoch);
+  opt.observe_running = cfg_.bn_stats == BnStats::Running;
+
+  const std::vector<at::Tensor> params = params_.trainable(cfg_);
+  const double num_tasks = static_cast<double>(batch.num_tasks());
+  std::vector<PartSums> parts(static_cast<size_t>(parts_for(batch.num_tasks())));
+
+  // Meta-loss = mean of the task losses. Each graph is differentiated and freed before the next
+  // is built, so a part holds one task's (or one stacked batch's) graph at a time.
+  for_each_part(batch, opt, [&](int part, InnerLoopResult r) {
+    PartSums& sums = parts[static_cast<size_t>(part)];
+    const at::Tensor part_loss = r.task_loss.sum() / num_tasks;
+    const std::vector<at::Tensor> g = torch::autograd::grad({part_loss}, params, {},
+                                                            /*retain_graph=*/false,
+                                                            /*create_graph=*/false,
+                                                            /*allow_unused=*/true);
+    sums.grads.resize(g.size());
+    for (size_t k = 0; k < g.size(); ++k) {
+      if (g[k].defined()) sums.grads[k] = sums.grads[k].defined() ? sums.grads[k] + g[k] : g[k];
+    }
+    sums.losses.push_back(r.task_loss.detach());
+    sums.accuracies.push_back(r.accuracy);
+    for (auto& o : r.observations) sums.observations.push_back(std::move(o));
+  });
+
+  // Reduce in part order, so the result does not depend on thread timing.
+  std::vector<at::Tensor> grads(params.size());
+  std::vector<at::Tensor> losses, accuracies;
+  std::vector<RowObservation> observations;
+  for (PartSums& sums : parts) {
+    for (size_t k = 0; k < sums.grads.size(); ++k) {
+      if (sums.grads[k].defined()) grads[k] = grads[k].defined() ? grads[k] + sums.grads[k] : sums.grads[k];
+    }
+    losses.insert(losses.end(), sums.losses.begin(), sums.losses.end());
+    accuracies.insert(accuracies.end(), sums.accuracies.begin(), sums.accuracies.end());
+    for (auto& o : sums.observations) observations.push_back(std::move(o));
+  }
+  std::vector<at::Tensor> flat;
+  for (size_t k = 0; k < grads.size(); ++k) {
+    if (!grads[k].defined()) grads[k] = at::zeros_like(params[k]);
+    flat.push_back(grads[k].reshape({-1}));
+  }
+  const at::Tensor loss = at::cat(losses).mean();
+  const at::Tensor accuracy = at::cat(accuracies).mean();
+  flat.push_back(loss.reshape({1}));
+  const at::Tensor finite = at::cat(flat).isfinite().all();
+  // The one host synchronisation of the step: loss, accuracy and the finiteness verdict.
+  const at::Tensor host = at::stack({loss, accuracy, finite.to(loss.scalar_type())}).to(at::kCPU).to(at::kDouble);
+  const double* h = host.data_ptr<double>();
+  if (h[2] == 0.0) {
+    throw numerical_error("meta-train step " + std::to_string(step_ + 1) +
+                          " rejected: the meta-loss (" + std::to_string(h[0]) +
+                          ") or a meta-gradient is not finite; the model is unchanged "
+                          "(lower meta_lr or inner_lr, or check the inputs)");
+  }
+
+  if (cfg_.grad_clip > 0.0f) {
+    for (at::Tensor& g : grads) g.clamp_(-cfg_.grad_clip, cfg_.grad_clip);
+  }
+  const double lr = cosine_meta_lr(cfg_, epoch);
+  adam_step(params, grads, adam_, lr, cfg_.adam_beta1, cfg_.adam_beta2);
+  if (opt.observe_running) update_running_stats(observations);
+  step_ += 1;
+
+  Metrics m;
+  m.loss = h[0];
+  m.accuracy = h[1];
+  m.meta_lr = lr;
+  m.second_order = opt.second_order;
+  m.step = step_;
+  m.epoch = epoch;
+  return m;
+}
+
+void MetaLearner::update_running_stats(const std::vector<RowObservation>& observations) {
+  // One momentum update per BN row and stage with the mean over every task and pass of this
+  // step, so the result does not depend on the order tasks ran in (loop or batched).
+  at::NoGradGuard no_grad;
+  std::map<int64_t, std::vector<const BnObservation*>> by_row;
+  for (const RowObservation& o : observations) by_row[o.row].push_back(&o.stats);
+  for (const auto& [row, list] : by_row) {
+    for (size_t s = 0; s < params_.running_mean.size(); ++s) {
+      std::vector<at::Tensor> means, vars;
+      for (const BnObservation* o : list) {
+        const double n = static_cast<double>(o->count[s]);
+        means.push_back(o->mean[s]);
+        vars.push_back(o->var[s] * (n > 1.0 ? n / (n - 1.0) : 1.0));  // unbiased, as BN does
+      }
+      params_.running_mean[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(means).mean(0), kBnMomentum);
+      params_.running_var[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(vars).mean(0), kBnMomentum);
+    }
+  }
+}
+
+Metrics MetaLearner::evaluate(const TaskTensors& batch) const {
+  InnerLoopOptions opt;
+  opt.steps = cfg_.eval_inner_steps;
+  const size_t parts = static_cast<size_t>(parts_for(batch.num_tasks()));
+  std::vector<std::vector<at::Tensor>> part_losses(parts), part_accuracies(parts);
+  for_each_part(batch, opt, [&](int part, InnerLoopResult r) {
+    part_losses[static_cast<size_t>(part)].push_back(r.task_loss);
+    part_accuracies[static_cast<size_t>(part)].push_back(r.accuracy);
+  });
+  std::vector<at::Tensor> losses, accuracies;
+  for (size_t p = 0; p < parts; ++p) {
+    losses.insert(losses.end(), part_losses[p].begin(), part_losses[p].end());
+    accuracies.insert(accuracies.end(), part_accuracies[p].begin(), part_accuracies[p].end());
+  }
+  const at::Tensor host =
+      at::stack({at::cat(losses).mean(), at::cat(accuracies).mean()}).to(at::kCPU).to(at::kDouble);
+  const double* h = host.data_ptr<double>();
+  if (!std::isfinite(h[0])) throw numerical_error("evaluation loss is not finite");
+  Metrics m;
+  m.loss = h[0];
+  m.accuracy = h[1];
+  m.meta_lr = cosine_meta_lr(cfg_, epoch_of(cfg_, step_));
+  m.second_order = false;
+  m.step = step_;
+  m.epoch = epoch_of(cfg_, step_);
+  return m;
+}
+
+std::vector<std::shared_ptr<const Learner>> MetaLearner::adapt(const TaskTensors& support) const {
+  InnerLoopOptions opt;
+  opt.steps = cfg_.eval_inner_steps;
+  // Fast weights of each task, [1, ...], gathered per part and then in task order.
+  std::vector<std::vector<std::vector<at::Tensor>>> per_part(static_cast<size_t>(parts_for(support.num_tasks())));
+  for_each_part(support, opt, [&](int part, InnerLoopResult r) {
+    for (int64_t t = 0; t < r.fast.front().size(0); ++t) {
+      std::vector<at::Tensor> fast;
+      for (const at::Tensor& w : r.fast) fast.push_back(w.narrow(0, t, 1).clone());
+      per_part[static_cast<size_t>(part)].push_back(std::move(fast));
+    }
+  });
+  std::vector<std::vector<at::Tensor>> per_task;
+  for (auto& part : per_part)
+    for (auto& fast : part) per_task.push_back(std::move(fast));
+  {
+    std::vector<at::Tensor> flat;
+    for (const auto& fast : per_task)
+      for (const at::Tensor& w : fast) flat.push_back(w.reshape({-1}));
+    if (!at::cat(flat).isfinite().all().item<bool>())
+      throw numerical_error("adaptation diverged: the adapted weights are not finite");
+  }
+
+  at::NoGradGuard no_grad;
+  const int64_t row = bn_row(cfg_, cfg_.eval_inner_steps - 1);
+  const BnMode mode = cfg_.bn_stats == BnStats::Transductive ? BnMode::Batch : BnMode::Given;
+  std::vector<std::shared_ptr<const Learner>> out;
+  for (size_t t = 0; t < per_task.size(); ++t) {
+    BnSpec spec = bn_spec(params_, row, mode, /*detach=*/true);
+    for (BnLayer& layer : spec.layers) {  // the learner owns its copies
+      layer.gamma = layer.gamma.clone();
+      layer.beta = layer.beta.clone();
+      if (layer.mean.defined()) layer.mean = layer.mean.clone();
+      if (layer.var.defined()) layer.var = layer.var.clone();
+    }
+    if (cfg_.bn_stats == BnStats::Support) {
+      // Statistics of the support set at the adapted weights, kept for every later prediction.
+      BnSpec batch = bn_spec(params_, row, BnMode::Batch, true);
+      BnObservation obs;
+      batch.observe = &obs;
+      forward(cfg_, support.support_x.narrow(0, static_cast<int64_t>(t), 1), per_task[t], batch);
+      for (size_t s = 0; s < spec.layers.size(); ++s) {
+        spec.layers[s].mean = obs.mean[s].reshape({-1});
+        spec.layers[s].var = obs.var[s].reshape({-1});
+      }
+    }
+    out.push_back(std::make_shared<const Learner>(cfg_, std::move(per_task[t]), std::move(spec)));
+  }
+  return out;
+}
+
+std::vector<double> MetaLearner::inner_lrs() const {
+  const at::Tensor t = params_.lslr.detach().to(at::kCPU, at::kDouble).contiguous();
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+std::vector<NamedTensor> MetaLearner::state(bool with_optimizer) const {
+  auto host = [](const at::Tensor& t) { return t.detach().to(at::kCPU).contiguous().clone(); };
+  std::vector<NamedTensor> out;
+  for (size_t k = 0; k < layout_.adapted.size(); ++k) out.push_back({layout_.adapted[k].name, host(params_.weights[k])});
+  for (size_t s = 0; s < params_.gamma.size(); ++s) {
+    out.push_back({layout_.bn_affine[2 * s].name, host(params_.gamma[s])});
+    out.push_back({layout_.bn_affine[2 * s + 1].name, host(params_.beta[s])});
+  }
+  for (size_t s = 0; s < params_.gamma.size(); ++s) {
+    out.push_back({layout_.bn_running[2 * s].name, host(params_.running_mean[s])});
+    out.push_back({layout_.bn_running[2 * s + 1].name, host(params_.running_var[s])});
+  }
+  for (size_t k = 0; k < layout_.lslr.size(); ++k) out.push_back({layout_.lslr[k].name, host(params_.lslr[k])});
+  if (!with_optimizer) return out;
+
+  // Adam moments per meta-parameter, in meta-parameter order; the LSLR table splits into rows.
+  const std::vector<TensorSpec> names = layout_.meta_parameters(cfg_);
+  for (int moment = 0; moment < 2; ++moment) {
+    const std::vector<at::Tensor>& state = moment == 0 ? adam_.m : adam_.v;
+    std::vector<at::Tensor> rows;
+    for (size_t k = 0; k < state.size(); ++k) {
+      const bool lslr = cfg_.learn_inner_lr && k + 1 == state.size();
+      if (!lslr) {
+        rows.push_back(state[k]);
+      } else {
+        for (int64_t r = 0; r < state[k].size(0); ++r) rows.push_back(state[k][r]);
+      }
+    }
+    for (size_t k = 0; k < names.size(); ++k) {
+      const std::string& p = names[k].name;
+      out.push_back({moment == 0 ? adam_m_name(p) : adam_v_name(p), host(rows[k])});
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<MetaLearner> MetaLearner::from_state(const Config& cfg, int64_t step, bool has_optimizer,
+                                                     const std::vector<NamedTensor>& tensors,
+                                                     at::Device device) {
+  validate(cfg);
+  std::unique_ptr<MetaLearner> m(new MetaLearner(cfg, device));
+  std::map<std::string, at::Tensor> by_name;
+  for (const NamedTensor& t : tensors) by_name[t.name] = t.tensor;
+  auto take = [&](const TensorSpec& spec, bool grad) {
+    auto it = by_name.find(spec.name);
+    if (it == by_name.end()) throw format_error("missing tensor '" + spec.name + "'");
+    if (it->second.sizes().vec() != spec.shape)
+      throw format_error("tensor '" + spec.name + "' has the wrong shape");
+    return it->second.to(device, m->dtype_, /*non_blocking=*/false, /*copy=*/true).requires_grad_(grad);
+  };
+  const Layout& l = m->layout_;
+  MetaParams& p = m->params_;
+  for (const TensorSpec& s : l.adapted) p.weights.push_back(take(s, true));
+  for (size_t s = 0; s < l.bn_affine.size() / 2; ++s) {
+    p.gamma.push_back(take(l.bn_affine[2 * s], true));
+    p.beta.push_back(take(l.bn_affine[2 * s + 1], true));
+    p.running_mean.push_back(take(l.bn_running[2 * s], false));
+    p.running_var.push_back(take(l.bn_running[2 * s + 1], false));
+  }
+  std::vector<at::Tensor> rates;
+  for (const TensorSpec& s : l.lslr) rates.push_back(take(s, false));
+  p.lslr = at::stack(rates).requires_grad_(cfg.learn_inner_lr);
+
+  m->adam_ = adam_init(p.trainable(cfg));
+  if (has_optimizer) {
+    const std::vector<TensorSpec> names = l.meta_parameters(cfg);
+    for (int moment = 0; moment < 2; ++moment) {
+      std::vector<at::Tensor> rows;
+      for (const TensorSpec& s : names)
+        rows.push_back(take({moment == 0 ? adam_m_name(s.name) : adam_v_name(s.name), s.shape}, false));
+      std::vector<at::Tensor>& dst = moment == 0 ? m->adam_.m : m->adam_.v;
+      const size_t plain = l.adapted.size() + l.bn_affine.size();
+      for (size_t k = 0; k < plain; ++k) dst[k] = rows[k];
+      if (cfg.learn_inner_lr)
+        dst[plain] = at::stack(std::vector<at::Tensor>(rows.begin() + static_cast<long>(plain), rows.end()));
+    }
+    m->adam_.steps = step;
+  }
+  m->step_ = step;
+  return m;
+}
+
+}  // namespace mamlpp

@@ -1,0 +1,91 @@
+// The MAML++ meta-learner: meta-parameters, Adam, the step counter, and the three things one does
+// with them: a meta-train step on a meta-batch, evaluation, and adaptation to new tasks.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/adam.hpp"
+#include "core/config.hpp"
+#include "core/inner_loop.hpp"
+#include "core/layout.hpp"
+#include "core/learner.hpp"
+#include "core/meta_params.hpp"
+#include "core/tasks.hpp"
+
+namespace mamlpp {
+
+struct Metrics {
+  double loss = 0.0;      // mean over tasks of the (MSL-weighted) query loss
+  double accuracy = 0.0;  // mean over tasks of the last step's query accuracy
+  double meta_lr = 0.0;
+  bool second_order = false;
+  int64_t step = 0;   // steps completed after the call
+  int64_t epoch = 0;  // the epoch the step belonged to
+};
+
+struct NamedTensor {
+  std::string name;
+  at::Tensor tensor;  // CPU, contiguous
+};
+
+class MetaLearner {
+ public:
+  // A freshly initialised model on the configured device. Validates the config.
+  explicit MetaLearner(const Config& cfg);
+
+  // Rebuilds a model from the tensors a file holds (names and shapes of make_layout(cfg), plus
+  // adam.m.* / adam.v.* when has_optimizer). Throws Error(Format) if any is missing or misshapen.
+  static std::unique_ptr<MetaLearner> from_state(const Config& cfg, int64_t step, bool has_optimizer,
+                                                 const std::vector<NamedTensor>& tensors,
+                                                 at::Device device);
+
+  // Every tensor in file order (see docs/FILE_FORMAT.md), on the CPU, detached.
+  std::vector<NamedTensor> state(bool with_optimizer) const;
+
+  // One meta-train step. Throws Error(Numerical) and changes nothing if the loss or a gradient is
+  // not finite.
+  Metrics meta_train_step(const TaskTensors& batch);
+
+  // Adapts and measures every task with eval_inner_steps steps; changes nothing.
+  Metrics evaluate(const TaskTensors& batch) const;
+
+  // One learner per task of `support` (query ignored). Thread-safe against other const calls.
+  std::vector<std::shared_ptr<const Learner>> adapt(const TaskTensors& support) const;
+
+  // The inner-rate table [adapted tensors, inner_steps] as doubles on the host.
+  std::vector<double> inner_lrs() const;
+
+  const Config& config() const { return cfg_; }
+  const Layout& layout() const { return layout_; }
+  const MetaParams& params() const { return params_; }
+  at::Device device() const { return device_; }
+  at::ScalarType dtype() const { return dtype_; }
+  int64_t step() const { return step_; }
+  int64_t num_parameters() const;
+  // Whether the tasks of a meta-batch run together (stacked weights) rather than one by one.
+  bool batched_tasks() const;
+
+ private:
+  MetaLearner(const Config& cfg, at::Device device);
+  // The number of parts (threads) a batch of `tasks` tasks is split into.
+  int parts_for(int64_t tasks) const;
+  // Runs the inner loop over the batch split into parts_for() contiguous parts, each on its own
+  // thread, each either batched or task by task; sink(part, result) runs on the part's thread.
+  template <typename Sink>
+  void for_each_part(const TaskTensors& batch, const InnerLoopOptions& opt, Sink&& sink) const;
+  void update_running_stats(const std::vector<RowObservation>& observations);
+
+  Config cfg_;
+  Layout layout_;
+  at::Device device_;
+  at::ScalarType dtype_;
+  MetaParams params_;
+  AdamState adam_;
+  int64_t step_ = 0;
+};
+
+}  // namespace mamlpp

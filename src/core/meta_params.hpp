@@ -1,0 +1,42 @@
+// The meta-parameters theta_0 of MAML++ and the buffers that live beside them.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/layout.hpp"
+
+namespace mamlpp {
+
+struct MetaParams {
+  std::vector<at::Tensor> weights;                    // layout.adapted, no task dimension
+  std::vector<at::Tensor> gamma, beta;                // per stage [bn_rows, F] (BNWB)
+  std::vector<at::Tensor> running_mean, running_var;  // per stage [bn_rows, F] (BNRS), buffers
+  at::Tensor lslr;                                    // [adapted tensors, inner_steps] (LSLR)
+
+  // What the outer loop updates, in Adam's (and the file's) order: weights, then gamma/beta of
+  // each stage, then the LSLR table when it is learned.
+  std::vector<at::Tensor> trainable(const Config& cfg) const;
+  // Every tensor, trainable or not, for copying the whole state.
+  std::vector<at::Tensor*> all();
+};
+
+// Xavier-uniform conv and linear weights, zero biases, gamma 1, beta 0, running mean 0 / var 1,
+// every inner rate = inner_lr. Drawn on the CPU from `seed`, so the same seed gives the same
+// initialisation on every device.
+MetaParams init_meta_params(const Config& cfg, const Layout& layout, at::Device device,
+                            at::ScalarType dtype);
+
+// A deep copy (detached, same requires_grad flags) on `device`.
+MetaParams clone_meta_params(const Config& cfg, const MetaParams& p, at::Device device);
+
+// The BN row a (0-based) inner step uses: its own with per-step BN, else the single shared one;
+// evaluation steps beyond inner_steps reuse the last row.
+inline int64_t bn_row(const Config& cfg, int64_t step) {
+  const int64_t rows = bn_rows(cfg);
+  return step < rows ? step : rows - 1;
+}
+
+}  // namespace mamlpp

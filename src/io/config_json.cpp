@@ -1,0 +1,176 @@
+#include "io/config_json.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "io/strict_json.hpp"
+#include "io/text.hpp"
+
+namespace mamlpp::io {
+
+namespace {
+
+// Every field, in maml_config's order, with the format minor version that introduced it (all 0
+// in 1.0). A field added later gets since_minor = its minor and a default in Config.
+template <class C, class F>
+void visit_fields(C& c, F&& f) {
+  f("n_way", c.n_way, 0);
+  f("image_channels", c.image_channels, 0);
+  f("image_height", c.image_height, 0);
+  f("image_width", c.image_width, 0);
+  f("num_stages", c.num_stages, 0);
+  f("num_filters", c.num_filters, 0);
+  f("max_pool", c.max_pool, 0);
+  f("inner_steps", c.inner_steps, 0);
+  f("eval_inner_steps", c.eval_inner_steps, 0);
+  f("inner_lr", c.inner_lr, 0);
+  f("learn_inner_lr", c.learn_inner_lr, 0);
+  f("per_step_bn", c.per_step_bn, 0);
+  f("bn_stats", c.bn_stats, 0);
+  f("multi_step_loss", c.multi_step_loss, 0);
+  f("msl_epochs", c.msl_epochs, 0);
+  f("second_order", c.second_order, 0);
+  f("first_order_epochs", c.first_order_epochs, 0);
+  f("meta_lr", c.meta_lr, 0);
+  f("meta_lr_min", c.meta_lr_min, 0);
+  f("adam_beta1", c.adam_beta1, 0);
+  f("adam_beta2", c.adam_beta2, 0);
+  f("grad_clip", c.grad_clip, 0);
+  f("epochs", c.epochs, 0);
+  f("iters_per_epoch", c.iters_per_epoch, 0);
+  f("device_type", c.device_type, 0);
+  f("device_index", c.device_index, 0);
+  f("seed", c.seed, 0);
+  f("task_batching", c.task_batching, 0);
+  f("num_threads", c.num_threads, 0);
+  f("dtype", c.dtype, 0);
+}
+
+// The double whose shortest JSON text is the shortest decimal of f ("0.1", not
+// "0.10000000149011612") and that converts back to exactly f. to_chars/from_chars ignore the
+// C locale, which a host program may have changed.
+double readable_double(float f) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, f);
+  double d = 0.0;
+  if (r.ec == std::errc() && std::from_chars(buf, r.ptr, d).ec == std::errc() &&
+      static_cast<float>(d) == f)
+    return d;
+  return static_cast<double>(f);  // exact, only less readable
+}
+
+struct Writer {
+  nlohmann::ordered_json& out;
+  void operator()(const char* key, const int32_t& v, int) { out[key] = v; }
+  void operator()(const char* key, const uint64_t& v, int) { out[key] = v; }
+  void operator()(const char* key, const bool& v, int) { out[key] = v ? 1 : 0; }
+  void operator()(const char* key, const float& v, int) {
+    if (!std::isfinite(v)) throw invalid_argument(std::string("config: ") + key + " is not finite");
+    out[key] = readable_double(v);
+  }
+  template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
+  void operator()(const char* key, const E& v, int) {
+    out[key] = static_cast<std::underlying_type_t<E>>(v);
+  }
+};
+
+struct Reader {
+  const nlohmann::json& in;
+  FormatVersion version;
+  std::set<std::string>& known;
+
+  // The field's JSON value, or nullptr when a field newer than the file is absent.
+  const nlohmann::json* get(const char* key, int since_minor) {
+    known.insert(key);
+    const auto it = in.find(key);
+    if (it != in.end()) return &*it;
+    if (version.major == kFormatVersion.major && since_minor > version.minor) return nullptr;
+    throw format_error(std::string("config: missing field \"") + key + "\"");
+  }
+
+  static int64_t integer(const nlohmann::json& v, const char* key, int64_t lo, int64_t hi) {
+    const std::string what = std::string("config: \"") + key + "\"";
+    int64_t x = 0;
+    if (v.is_number_unsigned()) {
+      const uint64_t u = v.get<uint64_t>();
+      if (u > static_cast<uint64_t>(hi)) throw format_error(what + " is out of range");
+      x = static_cast<int64_t>(u);
+    } else if (v.is_number_integer()) {
+      x = v.get<int64_t>();
+    } else {
+      throw format_error(what + " must be an integer");
+    }
+    if (x < lo || x > hi) throw format_error(what + " is out of range");
+    return x;
+  }
+
+  void operator()(const char* key, int32_t& v, int since) {
+    if (const auto* j = get(key, since))
+      v = static_cast<int32_t>(integer(*j, key, std::numeric_limits<int32_t>::min(),
+                                       std::numeric_limits<int32_t>::max()));
+  }
+  void operator()(const char* key, bool& v, int since) {
+    if (const auto* j = get(key, since)) v = integer(*j, key, 0, 1) == 1;
+  }
+  void operator()(const char* key, uint64_t& v, int since) {
+    if (const auto* j = get(key, since)) {
+      if (!j->is_number_unsigned())
+        throw format_error(std::string("config: \"") + key +
+                           "\" must be an unsigned 64-bit integer");
+      v = j->get<uint64_t>();
+    }
+  }
+  void operator()(const char* key, float& v, int since) {
+    const auto* j = get(key, since);
+    if (!j) return;
+    if (!j->is_number())
+      throw format_error(std::string("config: \"") + key + "\" must be a number");
+    const double d = j->get<double>();
+    // The range check comes first: casting an out-of-range double to float is undefined.
+    if (!std::isfinite(d) || std::fabs(d) > std::numeric_limits<float>::max())
+      throw format_error(std::string("config: \"") + key + "\" is out of float range");
+    v = static_cast<float>(d);
+  }
+  template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
+  void operator()(const char* key, E& v, int since) {
+    if (const auto* j = get(key, since))
+      v = static_cast<E>(integer(*j, key, std::numeric_limits<int32_t>::min(),
+                                 std::numeric_limits<int32_t>::max()));
+  }
+};
+
+}  // namespace
+
+std::string config_to_json(const Config& cfg) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  visit_fields(cfg, Writer{out});
+  return out.dump();
+}
+
+Config config_from_json(const std::string& text, FormatVersion file_version) {
+  // Depth 1: a flat object.
+  const nlohmann::json in =
+      parse_json_strict(text.data(), text.data() + text.size(), 1, "metadata \"config\"");
+  if (!in.is_object()) throw format_error("metadata \"config\" is not a JSON object");
+  Config cfg;
+  std::set<std::string> known;
+  visit_fields(cfg, Reader{in, file_version, known});
+  const bool newer_minor =
+      file_version.major == kFormatVersion.major && file_version.minor > kFormatVersion.minor;
+  if (!newer_minor)
+    for (const auto& [key, value] : in.items()) {
+      (void)value;
+      if (!known.count(key))
+        throw format_error("config: unexpected field " + quote(key) + " in a format " +
+                           to_string(file_version) + " file");
+    }
+  return cfg;
+}
+
+}  // namespace mamlpp::io

@@ -1,0 +1,62 @@
+// The libmamlpp meta-initialisation file: a safetensors file whose tensors are exactly those the
+// config's layout names and whose "__metadata__" carries the config, the step counter and the
+// versions. docs/FILE_FORMAT.md is the specification; this is its only implementation.
+// Torch-free: the core converts between these byte arrays and tensors.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/layout.hpp"
+#include "io/dtype.hpp"
+
+namespace mamlpp::io {
+
+// One tensor's contents: row-major little-endian elements.
+struct NamedArray {
+  std::string name;
+  TensorDtype dtype = TensorDtype::F32;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> bytes;
+};
+
+struct ModelFile {
+  Config config;
+  int64_t step = 0;            // meta-train steps taken (Adam's step count)
+  bool has_optimizer = false;  // true: the adam.m.* / adam.v.* moments are present
+  // decode: in file order (expected_tensors order). encode: any order; written in that order.
+  std::vector<NamedArray> tensors;
+  // Metadata keys outside the reserved ones: encode writes them, decode returns those it found
+  // (e.g. added by a newer minor version or another tool). Lets a later version add a key
+  // without changing this struct.
+  std::map<std::string, std::string> extra_metadata;
+  // Set by decode from the file; encode always writes this library's versions.
+  std::string format_version;
+  std::string library_version;
+};
+
+// The dtype every tensor of a model with this config has: F32 or F64.
+TensorDtype file_dtype(const Config& cfg);
+
+// The tensors a file must hold, in file order: layout.adapted, bn_affine, bn_running, lslr, then
+// (with the optimiser) adam.m.<p> for every meta-parameter p, then adam.v.<p>.
+std::vector<TensorSpec> expected_tensors(const Config& cfg, bool has_optimizer);
+
+// Serialises; deterministic (equal input, equal bytes). Throws invalid_argument for an invalid
+// config, a negative step, missing, unexpected or duplicate tensors, a wrong dtype, shape or byte
+// count, or an extra metadata key that is reserved; numerical_error naming the tensor for a NaN
+// or infinity, a negative running_var or adam.v value (such a file could never be loaded).
+std::vector<uint8_t> encode_model_file(const ModelFile& file);
+
+// Parses and validates everything: the safetensors layout, the format name and version (a newer
+// major is refused naming both versions), the config (mamlpp::validate), every tensor's presence,
+// dtype and shape against the config's layout, and that all values are finite (running_var and
+// adam.v also >= 0). Throws mamlpp::Error of kind Format, naming what is wrong, and nothing else
+// but std::bad_alloc; memory use is proportional to size (the header's JSON, the tensor copies).
+ModelFile decode_model_file(const uint8_t* data, std::size_t size);
+
+}  // namespace mamlpp::io

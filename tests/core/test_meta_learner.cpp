@@ -1,0 +1,224 @@
+// The meta-learner as a whole: what a step changes (and what a rejected step does not), seeds,
+// batch-norm statistics modes, and the state a file carries.
+#include <gtest/gtest.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "core/error.hpp"
+#include "core/meta_learner.hpp"
+
+using namespace mamlpp;
+
+namespace {
+
+Config small_config() {
+  Config c;
+  c.n_way = 3;
+  c.image_height = 12;
+  c.image_width = 12;
+  c.num_stages = 2;
+  c.num_filters = 4;
+  c.inner_steps = 3;
+  c.eval_inner_steps = 3;
+  c.first_order_epochs = 0;
+  c.device_type = DeviceType::Cpu;
+  c.seed = 1;
+  return c;
+}
+
+TaskTensors random_tasks(const Config& c, int64_t tasks, int64_t shots, int64_t queries, uint64_t seed,
+                         at::ScalarType dtype = at::kFloat) {
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  const auto opts = at::TensorOptions().dtype(dtype);
+  TaskTensors t;
+  const int64_t ns = c.n_way * shots, nq = c.n_way * queries;
+  t.support_x = at::empty({tasks, ns, c.image_channels, c.image_height, c.image_width}, opts).uniform_(0, 1, gen);
+  t.query_x = at::empty({tasks, nq, c.image_channels, c.image_height, c.image_width}, opts).uniform_(0, 1, gen);
+  t.support_y = at::arange(ns, at::kLong).remainder(c.n_way).repeat({tasks, 1});
+  t.query_y = at::arange(nq, at::kLong).remainder(c.n_way).repeat({tasks, 1});
+  return t;
+}
+
+bool same_state(const MetaLearner& a, const MetaLearner& b) {
+  const auto sa = a.state(true), sb = b.state(true);
+  if (sa.size() != sb.size()) return false;
+  for (size_t i = 0; i < sa.size(); ++i)
+    if (sa[i].name != sb[i].name || !at::equal(sa[i].tensor, sb[i].tensor)) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST(MetaTrainStep, ChangesLslrBnRowsAndRunningStatistics) {
+  MetaLearner m(small_config());
+  const auto before = m.state(false);
+  const Metrics metrics = m.meta_train_step(random_tasks(m.config(), 2, 1, 1, 3));
+  EXPECT_EQ(metrics.step, 1);
+  EXPECT_EQ(m.step(), 1);
+  EXPECT_TRUE(std::isfinite(metrics.loss));
+  const auto after = m.state(false);
+  ASSERT_EQ(before.size(), after.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    const std::string& name = before[i].name;
+    // Every entry of every LSLR row and BN row must have moved (Adam's first step moves each
+    // parameter with a non-zero gradient by about meta_lr).
+    const at::Tensor unchanged = before[i].tensor.eq(after[i].tensor);
+    // A conv bias right before batch norm with batch statistics gets exactly zero gradient (BN
+    // subtracts the batch mean), so the rates of those biases have nothing to learn from.
+    if (name.find("conv.bias") != std::string::npos) continue;
+    if (name.rfind("lslr.", 0) == 0 || name.find(".gamma") != std::string::npos ||
+        name.find(".beta") != std::string::npos || name.find("running_") != std::string::npos) {
+      EXPECT_FALSE(unchanged.any().item<bool>()) << name << " has entries a step did not change";
+    }
+  }
+}
+
+TEST(MetaTrainStep, WithoutLslrTheRatesStayFixed) {
+  Config c = small_config();
+  c.learn_inner_lr = false;
+  MetaLearner m(c);
+  m.meta_train_step(random_tasks(c, 2, 1, 1, 3));
+  for (double r : m.inner_lrs()) EXPECT_DOUBLE_EQ(r, static_cast<double>(c.inner_lr));
+}
+
+TEST(MetaTrainStep, SameSeedSameInputsGiveIdenticalLossesAndParameters) {
+  const Config c = small_config();
+  MetaLearner a(c), b(c);
+  for (int i = 0; i < 3; ++i) {
+    const TaskTensors t = random_tasks(c, 2, 1, 2, 100 + i);
+    const Metrics ma = a.meta_train_step(t), mb = b.meta_train_step(t);
+    EXPECT_EQ(ma.loss, mb.loss);
+    EXPECT_EQ(ma.accuracy, mb.accuracy);
+  }
+  EXPECT_TRUE(same_state(a, b));
+  Config other = c;
+  other.seed = 2;
+  EXPECT_FALSE(same_state(a, MetaLearner(other)));
+}
+
+TEST(MetaTrainStep, NonFiniteLossIsRejectedAndChangesNothing) {
+  Config c = small_config();
+  c.inner_lr = 1e30f;  // the first inner step explodes the weights
+  MetaLearner m(c);
+  const auto before = m.state(true);
+  try {
+    m.meta_train_step(random_tasks(c, 2, 1, 1, 3));
+    FAIL() << "expected a numerical error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Numerical);
+    EXPECT_NE(std::string(e.what()).find("unchanged"), std::string::npos);
+  }
+  EXPECT_EQ(m.step(), 0);
+  const auto after = m.state(true);
+  for (size_t i = 0; i < before.size(); ++i)
+    EXPECT_TRUE(at::equal(before[i].tensor, after[i].tensor)) << before[i].name;
+}
+
+TEST(MetaTrainStep, DaAndCosineShowInMetrics) {
+  Config c = small_config();
+  c.first_order_epochs = 1;
+  c.iters_per_epoch = 2;
+  c.epochs = 4;
+  MetaLearner m(c);
+  std::vector<Metrics> ms;
+  for (int i = 0; i < 4; ++i) ms.push_back(m.meta_train_step(random_tasks(c, 1, 1, 1, i)));
+  EXPECT_FALSE(ms[0].second_order);
+  EXPECT_FALSE(ms[1].second_order);
+  EXPECT_TRUE(ms[2].second_order);
+  EXPECT_EQ(ms[2].epoch, 1);
+  EXPECT_FLOAT_EQ(static_cast<float>(ms[0].meta_lr), c.meta_lr);
+  EXPECT_LT(ms[2].meta_lr, ms[1].meta_lr);
+}
+
+TEST(Evaluate, ChangesNothing) {
+  MetaLearner m(small_config());
+  m.meta_train_step(random_tasks(m.config(), 2, 1, 1, 3));
+  const auto before = m.state(true);
+  const Metrics e = m.evaluate(random_tasks(m.config(), 3, 1, 2, 4));
+  EXPECT_GE(e.accuracy, 0.0);
+  EXPECT_LE(e.accuracy, 1.0);
+  const auto after = m.state(true);
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(at::equal(before[i].tensor, after[i].tensor));
+}
+
+class BnStatsModes : public ::testing::TestWithParam<BnStats> {};
+
+TEST_P(BnStatsModes, OneExampleAloneEqualsItInsideABatch) {
+  Config c = small_config();
+  c.bn_stats = GetParam();
+  c.dtype = DType::Float64;
+  MetaLearner m(c);
+  m.meta_train_step(random_tasks(c, 2, 1, 1, 3, at::kDouble));  // non-trivial running statistics
+  const TaskTensors t = random_tasks(c, 1, 2, 3, 8, at::kDouble);
+  const auto learner = m.adapt(t).front();
+  const at::Tensor batch = t.query_x.select(0, 0);  // 9 examples
+  const at::Tensor together = learner->predict(batch);
+  double worst = 0.0;
+  for (int64_t i = 0; i < batch.size(0); ++i) {
+    const at::Tensor alone = learner->predict(batch.narrow(0, i, 1));
+    worst = std::max(worst, (alone[0] - together[i]).abs().max().item<double>());
+  }
+  if (GetParam() == BnStats::Transductive) {
+    EXPECT_GT(worst, 1e-6) << "transductive BN should depend on the batch";
+  } else {
+    EXPECT_LT(worst, 1e-12);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, BnStatsModes,
+                         ::testing::Values(BnStats::Running, BnStats::Support, BnStats::Transductive));
+
+TEST(Adapt, LearnersAreIndependentOfTheModel) {
+  const Config c = small_config();
+  auto m = std::make_unique<MetaLearner>(c);
+  const TaskTensors t = random_tasks(c, 1, 2, 2, 8);
+  const auto before = m->state(true);
+  const auto learner = m->adapt(t).front();
+  const at::Tensor expected = learner->predict(t.query_x.select(0, 0));
+  const auto after = m->state(true);
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(at::equal(before[i].tensor, after[i].tensor));
+  m.reset();  // the learner must survive its model
+  EXPECT_TRUE(at::equal(learner->predict(t.query_x.select(0, 0)), expected));
+}
+
+TEST(Adapt, BatchedAdaptationEqualsOneByOneInDouble) {
+  for (BnStats mode : {BnStats::Running, BnStats::Support, BnStats::Transductive}) {
+    Config c = small_config();
+    c.dtype = DType::Float64;
+    c.bn_stats = mode;
+    c.task_batching = TaskBatching::Batched;
+    MetaLearner batched(c);
+    c.task_batching = TaskBatching::Loop;
+    MetaLearner looped(c);
+    const TaskTensors t = random_tasks(c, 3, 1, 2, 21, at::kDouble);
+    const auto lb = batched.adapt(t), ll = looped.adapt(t);
+    for (int64_t i = 0; i < 3; ++i) {
+      const at::Tensor x = t.query_x.select(0, i);
+      EXPECT_TRUE(at::allclose(lb[i]->predict(x), ll[i]->predict(x), 1e-9, 1e-12)) << to_string(mode) << " task " << i;
+    }
+  }
+}
+
+TEST(State, RoundTripGivesTheSameModel) {
+  const Config c = small_config();
+  MetaLearner m(c);
+  m.meta_train_step(random_tasks(c, 2, 1, 1, 3));
+  const auto copy = MetaLearner::from_state(c, m.step(), true, m.state(true), at::kCPU);
+  EXPECT_TRUE(same_state(m, *copy));
+  const TaskTensors next = random_tasks(c, 2, 1, 1, 4);
+  const Metrics a = m.meta_train_step(next), b = copy->meta_train_step(next);
+  EXPECT_EQ(a.loss, b.loss);
+  EXPECT_TRUE(same_state(m, *copy));
+}
+
+TEST(Config, ImpossibleConfigsAreRefused) {
+  Config c = small_config();
+  c.image_height = 3;  // two max-pool stages need 4 pixels
+  EXPECT_THROW(MetaLearner{c}, Error);
+  c = small_config();
+  c.num_stages = 0;
+  EXPECT_THROW(MetaLearner{c}, Error);
+  c = small_config();
+  c.device_type = static_cast<DeviceType>(7);
+  EXPECT_THROW(MetaLearner{c}, Error);
+}
