@@ -161,10 +161,13 @@ MAML_API const char* maml_status_string(maml_status status);
 #define MAML_DEVICE_CPU 1
 #define MAML_DEVICE_CUDA 2
 
-/* maml_config.bn_stats: which statistics batch norm normalises with at evaluation/prediction. */
-#define MAML_BN_RUNNING 0      /**< per-step running statistics from meta-training (BNRS) */
+/* maml_config.bn_stats: the statistics batch norm normalises query examples and predictions
+ * with. Inner-loop (support) passes always use the support set's own statistics. */
+#define MAML_BN_RUNNING 0      /**< per-step running statistics, updated by meta-training (BNRS) */
 #define MAML_BN_TRANSDUCTIVE 1 /**< statistics of the batch being evaluated (the reference) */
-#define MAML_BN_SUPPORT 2      /**< statistics of the support set, kept in the learner */
+#define MAML_BN_SUPPORT 2      /**< statistics of the support set at the adapted weights, kept in
+                                    the learner (the default: best measured accuracy, and one
+                                    example alone predicts as it would inside a batch) */
 
 /* maml_config.task_batching: how the inner loop runs the tasks of a meta-batch. */
 #define MAML_TASKS_AUTO 0    /**< the path measured faster on the model's device */
@@ -201,7 +204,7 @@ typedef struct maml_config {
   float inner_lr;           /**< initial inner learning rate alpha (0.1) */
   int32_t learn_inner_lr;   /**< LSLR: learn one rate per adapted tensor per step (1) */
   int32_t per_step_bn;      /**< BNRS + BNWB: one BN row (gamma, beta, statistics) per step (1) */
-  int32_t bn_stats;         /**< MAML_BN_* (MAML_BN_RUNNING) */
+  int32_t bn_stats;         /**< MAML_BN_* (MAML_BN_SUPPORT) */
   /* outer loop */
   int32_t multi_step_loss;  /**< MSL: weighted query losses of every step (1) */
   int32_t msl_epochs;       /**< MSL is annealed over, and used for, this many epochs (10) */

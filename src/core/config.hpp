@@ -27,7 +27,7 @@ struct Config {
   float inner_lr = 0.1f;
   bool learn_inner_lr = true;
   bool per_step_bn = true;
-  BnStats bn_stats = BnStats::Running;
+  BnStats bn_stats = BnStats::Support;
 
   bool multi_step_loss = true;
   int32_t msl_epochs = 10;

@@ -41,7 +41,9 @@ at::Tensor query_logits(const Config& cfg, const MetaParams& meta, const TaskTen
     const at::Tensor both = at::cat({tasks.support_x, tasks.query_x}, 1);
     return forward(cfg, both, fast, spec).narrow(1, ns, tasks.query_x.size(1));
   }
-  const bool running = !training && cfg.bn_stats == BnStats::Running;
+  // Running statistics normalise the query pass in training too, so that what meta-training
+  // optimises is what prediction computes.
+  const bool running = cfg.bn_stats == BnStats::Running;
   BnSpec spec = bn_spec(meta, row, running ? BnMode::Given : BnMode::Batch, detach);
   spec.observe = observe;
   return forward(cfg, tasks.query_x, fast, spec);
@@ -68,13 +70,14 @@ InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const Task
     fast.push_back(t);
   }
   const at::Tensor lslr = opt.training ? meta.lslr : meta.lslr.detach();
-  const bool running_eval = !opt.training && cfg.bn_stats == BnStats::Running;
 
   at::Tensor weighted_loss;
   for (int32_t i = 0; i < opt.steps; ++i) {
     const int64_t row = bn_row(cfg, i);
-    // Support pass at theta_i, BN row i.
-    BnSpec spec = bn_spec(meta, row, running_eval ? BnMode::Given : BnMode::Batch, !opt.training);
+    // Support pass at theta_i, BN row i, always on the support set's own statistics: the learned
+    // inner rates rely on BN's invariance to the scale of the weights, which fixed statistics
+    // would break (measured: adaptation with running statistics collapses to chance).
+    BnSpec spec = bn_spec(meta, row, BnMode::Batch, !opt.training);
     RowObservation support_obs{row, {}};
     if (opt.observe_running) spec.observe = &support_obs.stats;
     const at::Tensor support_loss =

@@ -50,7 +50,9 @@ bool same_state(const MetaLearner& a, const MetaLearner& b) {
 }  // namespace
 
 TEST(MetaTrainStep, ChangesLslrBnRowsAndRunningStatistics) {
-  MetaLearner m(small_config());
+  Config c = small_config();
+  c.bn_stats = BnStats::Running;  // the only mode that keeps running statistics
+  MetaLearner m(c);
   const auto before = m.state(false);
   const Metrics metrics = m.meta_train_step(random_tasks(m.config(), 2, 1, 1, 3));
   EXPECT_EQ(metrics.step, 1);

@@ -1,0 +1,15 @@
+#include "data/image_decode.hpp"
+
+#include "core/error.hpp"
+
+namespace mamlpp::data {
+
+void decode_image(const uint8_t* data, size_t size, const std::string& name, Image8& out) {
+  if (has_png_signature(data, size)) return decode_png(data, size, name, out);
+  if (has_jpeg_signature(data, size)) return decode_jpeg(data, size, name, out);
+  throw format_error(name + ": neither a PNG nor a JPEG image (" +
+                     (size == 0 ? std::string("the file is empty") : "unknown signature") +
+                     "); replace or remove the file");
+}
+
+}  // namespace mamlpp::data
