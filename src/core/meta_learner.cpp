@@ -14,7 +14,10 @@
 namespace mamlpp {
 
 MetaLearner::MetaLearner(const Config& cfg, at::Device device)
-    : cfg_(cfg), layout_(make_layout(cfg)), device_(device), dtype_(scalar_type(cfg.dtype)) {}
+    : cfg_(cfg), layout_(make_layout(cfg)), device_(device), dtype_(scalar_type(cfg.dtype)) {
+  // Shapes repeat every step: let cuDNN find its fastest algorithms once (a process-wide switch).
+  if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+}
 
 MetaLearner::MetaLearner(const Config& cfg)
     : MetaLearner((validate(cfg), cfg), resolve_device(cfg.device_type, cfg.device_index)) {

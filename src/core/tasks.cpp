@@ -1,6 +1,7 @@
 #include "core/tasks.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "core/error.hpp"
@@ -49,6 +50,46 @@ at::Tensor labels(const int32_t* y, int64_t tasks, int64_t n, at::Device device)
       .to(device, at::kLong);
 }
 
+// On a GPU: the four arrays packed into one pinned host buffer and copied with one transfer, then
+// split and converted on the device.
+TaskTensors packed_transfer(const Config& cfg, const HostTasks& h, bool with_query, at::Device device,
+                            at::ScalarType dtype) {
+  const int64_t per_image = image_numel(cfg);
+  const int64_t counts[4] = {h.num_tasks * h.support_size * per_image, h.num_tasks * h.support_size,
+                             with_query ? h.num_tasks * h.query_size * per_image : 0,
+                             with_query ? h.num_tasks * h.query_size : 0};
+  const void* sources[4] = {h.support_x, h.support_y, h.query_x, h.query_y};
+  int64_t total = 0;
+  for (int64_t c : counts) total += 4 * c;  // float32 and int32 alike
+  at::Tensor host = at::empty({total}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
+  int64_t offset = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (counts[i] > 0) std::memcpy(host.data_ptr<uint8_t>() + offset, sources[i], static_cast<size_t>(4 * counts[i]));
+    offset += 4 * counts[i];
+  }
+  const at::Tensor dev = host.to(device, /*non_blocking=*/true);
+  offset = 0;
+  auto part = [&](int i, at::ScalarType as) {
+    const at::Tensor t = dev.narrow(0, offset, 4 * counts[i]).view(as);
+    offset += 4 * counts[i];
+    return t;
+  };
+  TaskTensors t;
+  const std::vector<int64_t> image{cfg.image_channels, cfg.image_height, cfg.image_width};
+  auto shape = [&](int64_t n) {
+    std::vector<int64_t> s{h.num_tasks, n};
+    s.insert(s.end(), image.begin(), image.end());
+    return s;
+  };
+  t.support_x = part(0, at::kFloat).view(shape(h.support_size)).to(dtype);
+  t.support_y = part(1, at::kInt).view({h.num_tasks, h.support_size}).to(at::kLong);
+  if (with_query) {
+    t.query_x = part(2, at::kFloat).view(shape(h.query_size)).to(dtype);
+    t.query_y = part(3, at::kInt).view({h.num_tasks, h.query_size}).to(at::kLong);
+  }
+  return t;
+}
+
 }  // namespace
 
 TaskTensors TaskTensors::slice(int64_t first, int64_t count) const {
@@ -80,12 +121,15 @@ TaskTensors to_task_tensors(const Config& cfg, const HostTasks& h, bool need_que
     throw invalid_argument("the meta-batch is too large");
   check_finite(h.support_x, h.num_tasks * h.support_size * per_image, "support_x");
   check_labels(h.support_y, h.num_tasks * h.support_size, cfg.n_way, "support_y");
+  if (need_query) {
+    check_finite(h.query_x, h.num_tasks * h.query_size * per_image, "query_x");
+    check_labels(h.query_y, h.num_tasks * h.query_size, cfg.n_way, "query_y");
+  }
+  if (device.is_cuda()) return packed_transfer(cfg, h, need_query, device, dtype);
   TaskTensors t;
   t.support_x = images(h.support_x, h.num_tasks, h.support_size, cfg, device, dtype);
   t.support_y = labels(h.support_y, h.num_tasks, h.support_size, device);
   if (need_query) {
-    check_finite(h.query_x, h.num_tasks * h.query_size * per_image, "query_x");
-    check_labels(h.query_y, h.num_tasks * h.query_size, cfg.n_way, "query_y");
     t.query_x = images(h.query_x, h.num_tasks, h.query_size, cfg, device, dtype);
     t.query_y = labels(h.query_y, h.num_tasks, h.query_size, device);
   }
