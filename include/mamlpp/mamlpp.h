@@ -68,11 +68,12 @@
  *    take their defaults. Fields are plain integers and floats (booleans are int32_t 0/1).
  *  - Data. Images are float32 in NCHW order (example, channel, row, column); labels are int32 in
  *    [0, n_way). NaN or infinite inputs are refused with MAML_E_NUMERICAL.
- *  - Threads. All calls are thread-safe for different handles. For one maml_model, training calls
- *    (maml_meta_train_step, maml_evaluate, maml_set_*) need exclusive access; maml_adapt,
- *    maml_get_*, maml_save* may run from many threads at once while no training call runs. For one
- *    maml_learner, maml_predict may run from many threads at once. The library serialises nothing
- *    for you across those rules; it does lock internally where that is cheap.
+ *  - Threads. All calls are thread-safe for different handles. For one maml_model, the one call
+ *    that changes it, maml_meta_train_step, needs exclusive access (as does maml_free); every
+ *    call that takes a const maml_model* (maml_evaluate, maml_adapt, maml_adapt_tasks, maml_get_*,
+ *    maml_inner_lr_*, maml_num_parameters, maml_save*) may run from many threads at once while
+ *    no training step runs. For one maml_learner, every call but maml_learner_free may run from
+ *    many threads at once. The library takes no locks for you across those rules.
  *  - Versions. Bumping MAMLPP_ABI_VERSION means a binary-incompatible change and a new SONAME
  *    (libmamlpp.so.<ABI>). Compare maml_abi_version() with MAMLPP_ABI_VERSION at start-up.
  */
@@ -298,9 +299,9 @@ MAML_API maml_status maml_meta_train_step(maml_model* model, const maml_tasks* b
                                           maml_metrics* metrics);
 
 /** Adapts every task of the batch with eval_inner_steps steps and measures query loss and
- *  accuracy (after the last step), without changing the model. Threading: as a training call
- *  (BN statistics are read). Errors as maml_meta_train_step. Since 1.0. */
-MAML_API maml_status maml_evaluate(maml_model* model, const maml_tasks* batch,
+ *  accuracy (after the last step), without changing the model. Threading: may run from many
+ *  threads at once, like maml_adapt. Errors as maml_meta_train_step. Since 1.0. */
+MAML_API maml_status maml_evaluate(const maml_model* model, const maml_tasks* batch,
                                    maml_metrics* metrics);
 
 /** Copies the model's config into *out (out->struct_size must be set). Since 1.0. */
@@ -347,6 +348,10 @@ MAML_API maml_status maml_predict(const maml_learner* learner, const float* x, i
 
 /** The number of classes a learner predicts. Since 1.0. */
 MAML_API maml_status maml_learner_n_way(const maml_learner* learner, int32_t* out);
+
+/** The config of the model a learner was adapted from (image shape, n_way, ...) into *out
+ *  (out->struct_size must be set). Since 1.0. */
+MAML_API maml_status maml_learner_get_config(const maml_learner* learner, maml_config* out);
 
 /** Frees a learner. NULL is a no-op. Since 1.0. */
 MAML_API void maml_learner_free(maml_learner* learner);
@@ -401,7 +406,8 @@ MAML_API maml_status maml_save_buffer(const maml_model* model, void** data, size
 MAML_API maml_status maml_save_buffer_ex(const maml_model* model, int32_t flags, void** data,
                                          size_t* size);
 
-/** maml_load from size bytes at data (read during the call only). Since 1.0. */
+/** maml_load from size bytes at data (read during the call only). An empty or short buffer is a
+ *  malformed file: MAML_E_FORMAT, like an empty file on disk. Since 1.0. */
 MAML_API maml_status maml_load_buffer(const void* data, size_t size, int32_t device_type,
                                       int32_t device_index, maml_model** out);
 

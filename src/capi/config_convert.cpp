@@ -1,8 +1,24 @@
 #include "capi/config_convert.hpp"
 
+#include <cstring>
+#include <string>
+
+#include "core/error.hpp"
+
 namespace mamlpp::capi {
 
 maml_config default_c_config() { return to_c(Config{}); }
+
+void write_config(const Config& config, maml_config* out) {
+  if (out == nullptr) throw invalid_argument("out must not be NULL");
+  if (out->struct_size < kConfigV1Size)
+    throw invalid_argument("out->struct_size must be set to sizeof(maml_config)");
+  const maml_config c = to_c(config);
+  const uint32_t size = out->struct_size;
+  std::memset(out, 0, size);
+  std::memcpy(out, &c, size < sizeof(c) ? size : sizeof(c));
+  out->struct_size = size;
+}
 
 Config from_c(const maml_config& c) {
   Config o;

@@ -13,4 +13,7 @@ maml_config default_c_config();
 Config from_c(const maml_config& c);
 maml_config to_c(const Config& c);
 
+// Writes c into a caller's struct of out->struct_size bytes (at least the version 1.0 size).
+void write_config(const Config& c, maml_config* out);
+
 }  // namespace mamlpp::capi

@@ -16,8 +16,11 @@ at::Device resolve_device(DeviceType type, int32_t index) {
     case DeviceType::Cpu:
       return at::Device(at::kCPU);
     case DeviceType::Auto:
-      return gpus > 0 ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index < gpus ? index : 0))
-                      : at::Device(at::kCPU);
+      if (gpus == 0) return at::Device(at::kCPU);
+      if (index >= gpus)
+        throw device_error("CUDA device " + std::to_string(index) + " requested, but only " +
+                           std::to_string(gpus) + " GPU(s) are visible");
+      return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
     case DeviceType::Cuda:
       if (gpus == 0)
         throw device_error("MAML_DEVICE_CUDA requested, but LibTorch sees no CUDA GPU "

@@ -1,0 +1,3 @@
+module github.com/libmamlpp/mamlpp-go
+
+go 1.19

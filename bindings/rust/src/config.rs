@@ -1,0 +1,203 @@
+//! [`Config`]: everything that defines a model and its meta-training.
+use std::mem::size_of;
+
+use crate::error::{check, Error, Result, Status};
+use crate::sys;
+
+macro_rules! c_enum {
+    ($(#[$m:meta])* $name:ident, $what:literal { $($(#[$vm:meta])* $v:ident = $c:path),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vm])* $v),+ }
+        impl $name {
+            /// The C constant.
+            pub fn raw(self) -> i32 { match self { $($name::$v => $c),+ } }
+            /// From the C constant; an error for a value this crate does not know.
+            pub fn from_raw(v: i32) -> Result<$name> {
+                match v {
+                    $(x if x == $c => Ok($name::$v),)+
+                    other => Err(Error::new(Status::Unsupported,
+                        format!(concat!("unknown ", $what, " value {} (newer libmamlpp?)"), other))),
+                }
+            }
+        }
+    };
+}
+
+c_enum!(
+    /// Where tensors live (`MAML_DEVICE_*`).
+    DeviceType, "device_type" {
+        /// CUDA when LibTorch sees a GPU, else CPU.
+        Auto = sys::MAML_DEVICE_AUTO,
+        Cpu = sys::MAML_DEVICE_CPU,
+        Cuda = sys::MAML_DEVICE_CUDA,
+    }
+);
+
+c_enum!(
+    /// Which statistics batch norm uses at evaluation and prediction (`MAML_BN_*`).
+    BnStats, "bn_stats" {
+        /// Per-step running statistics from meta-training (BNRS).
+        Running = sys::MAML_BN_RUNNING,
+        /// Statistics of the batch being evaluated (the reference implementation).
+        Transductive = sys::MAML_BN_TRANSDUCTIVE,
+        /// Statistics of the support set, kept in the learner.
+        Support = sys::MAML_BN_SUPPORT,
+    }
+);
+
+c_enum!(
+    /// How the inner loop runs the tasks of a meta-batch (`MAML_TASKS_*`).
+    TaskBatching, "task_batching" {
+        /// The path measured faster on the model's device.
+        Auto = sys::MAML_TASKS_AUTO,
+        /// One task after another.
+        Loop = sys::MAML_TASKS_LOOP,
+        /// All tasks at once (grouped convolutions).
+        Batched = sys::MAML_TASKS_BATCHED,
+    }
+);
+
+c_enum!(
+    /// Precision of parameters and arithmetic (`MAML_DTYPE_*`); inputs are always `f32`.
+    Dtype, "dtype" {
+        Float32 = sys::MAML_DTYPE_FLOAT32,
+        Float64 = sys::MAML_DTYPE_FLOAT64,
+    }
+);
+
+/// Everything that defines a model and its meta-training: `maml_config` with Rust types
+/// (flags as `bool`, `MAML_*` constants as enums). See the C header for each field's meaning.
+///
+/// `Config::default()` is the MAML++ Omniglot 5-way 1-shot configuration, filled by the library
+/// (`maml_config_init_sized`), so the defaults are always the linked library's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub n_way: i32,
+    pub image_channels: i32,
+    pub image_height: i32,
+    pub image_width: i32,
+    pub num_stages: i32,
+    pub num_filters: i32,
+    pub max_pool: bool,
+    pub inner_steps: i32,
+    pub eval_inner_steps: i32,
+    pub inner_lr: f32,
+    pub learn_inner_lr: bool,
+    pub per_step_bn: bool,
+    pub bn_stats: BnStats,
+    pub multi_step_loss: bool,
+    pub msl_epochs: i32,
+    pub second_order: bool,
+    pub first_order_epochs: i32,
+    pub meta_lr: f32,
+    pub meta_lr_min: f32,
+    pub adam_beta1: f32,
+    pub adam_beta2: f32,
+    pub grad_clip: f32,
+    pub epochs: i32,
+    pub iters_per_epoch: i32,
+    pub device_type: DeviceType,
+    pub device_index: i32,
+    pub seed: u64,
+    pub task_batching: TaskBatching,
+    pub num_threads: i32,
+    pub dtype: Dtype,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let mut raw = sys::maml_config::default();
+        // SAFETY: raw is a valid maml_config of exactly the size we pass.
+        check(unsafe {
+            sys::maml_config_init_sized(&mut raw, size_of::<sys::maml_config>() as u32)
+        })
+        .and_then(|()| Config::from_raw(&raw))
+        .expect("maml_config_init_sized failed for the ABI 1.0 struct")
+    }
+}
+
+impl Config {
+    /// The elements of one image, `C * H * W` (0 if a dimension is not positive).
+    pub fn example_len(&self) -> usize {
+        [self.image_channels, self.image_height, self.image_width]
+            .iter()
+            .map(|&d| usize::try_from(d).unwrap_or(0))
+            .product()
+    }
+
+    /// The C struct (with `struct_size` set).
+    pub fn to_raw(&self) -> sys::maml_config {
+        let b = |v: bool| v as i32;
+        sys::maml_config {
+            struct_size: size_of::<sys::maml_config>() as u32,
+            n_way: self.n_way,
+            image_channels: self.image_channels,
+            image_height: self.image_height,
+            image_width: self.image_width,
+            num_stages: self.num_stages,
+            num_filters: self.num_filters,
+            max_pool: b(self.max_pool),
+            inner_steps: self.inner_steps,
+            eval_inner_steps: self.eval_inner_steps,
+            inner_lr: self.inner_lr,
+            learn_inner_lr: b(self.learn_inner_lr),
+            per_step_bn: b(self.per_step_bn),
+            bn_stats: self.bn_stats.raw(),
+            multi_step_loss: b(self.multi_step_loss),
+            msl_epochs: self.msl_epochs,
+            second_order: b(self.second_order),
+            first_order_epochs: self.first_order_epochs,
+            meta_lr: self.meta_lr,
+            meta_lr_min: self.meta_lr_min,
+            adam_beta1: self.adam_beta1,
+            adam_beta2: self.adam_beta2,
+            grad_clip: self.grad_clip,
+            epochs: self.epochs,
+            iters_per_epoch: self.iters_per_epoch,
+            device_type: self.device_type.raw(),
+            device_index: self.device_index,
+            seed: self.seed,
+            task_batching: self.task_batching.raw(),
+            num_threads: self.num_threads,
+            dtype: self.dtype.raw(),
+        }
+    }
+
+    /// From the C struct; an error if an enum field holds a value this crate does not know.
+    pub fn from_raw(c: &sys::maml_config) -> Result<Config> {
+        let b = |v: i32| v != 0;
+        Ok(Config {
+            n_way: c.n_way,
+            image_channels: c.image_channels,
+            image_height: c.image_height,
+            image_width: c.image_width,
+            num_stages: c.num_stages,
+            num_filters: c.num_filters,
+            max_pool: b(c.max_pool),
+            inner_steps: c.inner_steps,
+            eval_inner_steps: c.eval_inner_steps,
+            inner_lr: c.inner_lr,
+            learn_inner_lr: b(c.learn_inner_lr),
+            per_step_bn: b(c.per_step_bn),
+            bn_stats: BnStats::from_raw(c.bn_stats)?,
+            multi_step_loss: b(c.multi_step_loss),
+            msl_epochs: c.msl_epochs,
+            second_order: b(c.second_order),
+            first_order_epochs: c.first_order_epochs,
+            meta_lr: c.meta_lr,
+            meta_lr_min: c.meta_lr_min,
+            adam_beta1: c.adam_beta1,
+            adam_beta2: c.adam_beta2,
+            grad_clip: c.grad_clip,
+            epochs: c.epochs,
+            iters_per_epoch: c.iters_per_epoch,
+            device_type: DeviceType::from_raw(c.device_type)?,
+            device_index: c.device_index,
+            seed: c.seed,
+            task_batching: TaskBatching::from_raw(c.task_batching)?,
+            num_threads: c.num_threads,
+            dtype: Dtype::from_raw(c.dtype)?,
+        })
+    }
+}

@@ -1,0 +1,86 @@
+//! Safe Rust bindings to **libmamlpp**, a MAML++ meta-learning library behind a stable C ABI.
+//!
+//! The crate has no dependencies: [`sys`] declares the C header by hand, and the rest is a thin,
+//! checked wrapper over it (no logic of its own beyond checking slice lengths, so that no safe
+//! call can make the library read or write out of bounds).
+//!
+//! ```no_run
+//! use mamlpp::{Model, Result};
+//!
+//! fn run(support_x: &[f32], support_y: &[i32], query_x: &[f32]) -> Result<()> {
+//!     let model = Model::load("omniglot.maml")?;          // a meta-initialisation file
+//!     let learner = model.adapt(support_x, support_y)?;   // 5 labelled examples
+//!     let pred = learner.predict(query_x)?;               // k * C*H*W floats, NCHW
+//!     for (i, label) in pred.labels.iter().enumerate() {
+//!         println!("{i}: {label} {:?}", pred.logits_of(i));
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Threads
+//! [`Model`] training methods take `&mut self`; adaptation, saving and getters take `&self` and
+//! may run from many threads on one shared `&Model`. [`Learner::predict`] takes `&self` and may run
+//! from many threads on one `&Learner`. Both types are `Send + Sync`; the borrow rules enforce the
+//! C header's threading contract.
+//!
+//! # Versions
+//! The first call that makes a handle checks `maml_abi_version()` against the ABI this crate was
+//! written for ([`sys::MAMLPP_ABI_VERSION`]) and fails with [`Status::Unsupported`] on a mismatch.
+
+pub mod sys;
+
+mod config;
+mod error;
+mod learner;
+mod model;
+
+use std::ffi::CStr;
+use std::sync::OnceLock;
+
+pub use config::{BnStats, Config, DeviceType, Dtype, TaskBatching};
+pub use error::{Error, Result, Status};
+pub use learner::{Learner, Prediction};
+pub use model::{InnerLrs, Metrics, Model, Tasks};
+
+/// The linked library's version, e.g. `"1.0.0"` (`maml_version_string`).
+pub fn version() -> &'static str {
+    // SAFETY: static storage, never NULL.
+    unsafe { CStr::from_ptr(sys::maml_version_string()) }.to_str().unwrap_or("?")
+}
+
+/// The linked library's version as `major*10000 + minor*100 + patch`.
+pub fn version_number() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { sys::maml_version_number() }
+}
+
+/// The linked library's ABI version (`maml_abi_version`).
+pub fn abi_version() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { sys::maml_abi_version() }
+}
+
+/// How many CUDA devices the library sees (0 on CPU-only builds or machines).
+pub fn cuda_device_count() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { sys::maml_cuda_device_count() }
+}
+
+/// Checks the linked library's ABI once per process; every constructor calls it.
+pub fn ensure_abi() -> Result<()> {
+    static CHECKED: OnceLock<i32> = OnceLock::new();
+    let found = *CHECKED.get_or_init(abi_version);
+    if found == sys::MAMLPP_ABI_VERSION {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Status::Unsupported,
+            format!(
+                "libmamlpp ABI version {found} (library {}), but the mamlpp crate needs ABI {}",
+                version(),
+                sys::MAMLPP_ABI_VERSION
+            ),
+        ))
+    }
+}

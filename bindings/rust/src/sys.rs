@@ -1,0 +1,233 @@
+//! Raw declarations of `include/mamlpp/mamlpp.h` (ABI version 1), written by hand.
+//!
+//! Every function and struct of the header is mirrored here one to one. The structs are
+//! `#[repr(C)]` copies of the 1.0 structs; the library accepts them from callers compiled against
+//! any later header because each begins with `struct_size` (fields a smaller struct lacks take
+//! their defaults). `tests/layout.rs` checks sizes and offsets against the C compiler's.
+//!
+//! Everything here is `unsafe` to call; the safe API is in the crate root.
+#![allow(non_camel_case_types)]
+
+use std::os::raw::{c_char, c_void};
+
+/// The result of every fallible call (`int32_t`).
+pub type maml_status = i32;
+
+pub const MAMLPP_VERSION_MAJOR: i32 = 1;
+pub const MAMLPP_VERSION_MINOR: i32 = 0;
+pub const MAMLPP_VERSION_PATCH: i32 = 0;
+pub const MAMLPP_VERSION_STRING: &str = "1.0.0";
+pub const MAMLPP_VERSION_NUMBER: i32 =
+    MAMLPP_VERSION_MAJOR * 10000 + MAMLPP_VERSION_MINOR * 100 + MAMLPP_VERSION_PATCH;
+/// The ABI these declarations were written against.
+pub const MAMLPP_ABI_VERSION: i32 = 1;
+
+pub const MAML_OK: maml_status = 0;
+pub const MAML_E_INVALID_ARGUMENT: maml_status = -1;
+pub const MAML_E_IO: maml_status = -2;
+pub const MAML_E_FORMAT: maml_status = -3;
+pub const MAML_E_DEVICE: maml_status = -4;
+pub const MAML_E_OUT_OF_MEMORY: maml_status = -5;
+pub const MAML_E_NUMERICAL: maml_status = -6;
+pub const MAML_E_UNSUPPORTED: maml_status = -7;
+pub const MAML_E_INTERNAL: maml_status = -8;
+
+pub const MAML_DEVICE_AUTO: i32 = 0;
+pub const MAML_DEVICE_CPU: i32 = 1;
+pub const MAML_DEVICE_CUDA: i32 = 2;
+
+pub const MAML_BN_RUNNING: i32 = 0;
+pub const MAML_BN_TRANSDUCTIVE: i32 = 1;
+pub const MAML_BN_SUPPORT: i32 = 2;
+
+pub const MAML_TASKS_AUTO: i32 = 0;
+pub const MAML_TASKS_LOOP: i32 = 1;
+pub const MAML_TASKS_BATCHED: i32 = 2;
+
+pub const MAML_DTYPE_FLOAT32: i32 = 0;
+pub const MAML_DTYPE_FLOAT64: i32 = 1;
+
+pub const MAML_SAVE_DEFAULT: i32 = 0;
+pub const MAML_SAVE_INFERENCE_ONLY: i32 = 1;
+
+/// `maml_config` as of ABI 1.0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct maml_config {
+    pub struct_size: u32,
+    pub n_way: i32,
+    pub image_channels: i32,
+    pub image_height: i32,
+    pub image_width: i32,
+    pub num_stages: i32,
+    pub num_filters: i32,
+    pub max_pool: i32,
+    pub inner_steps: i32,
+    pub eval_inner_steps: i32,
+    pub inner_lr: f32,
+    pub learn_inner_lr: i32,
+    pub per_step_bn: i32,
+    pub bn_stats: i32,
+    pub multi_step_loss: i32,
+    pub msl_epochs: i32,
+    pub second_order: i32,
+    pub first_order_epochs: i32,
+    pub meta_lr: f32,
+    pub meta_lr_min: f32,
+    pub adam_beta1: f32,
+    pub adam_beta2: f32,
+    pub grad_clip: f32,
+    pub epochs: i32,
+    pub iters_per_epoch: i32,
+    pub device_type: i32,
+    pub device_index: i32,
+    pub seed: u64,
+    pub task_batching: i32,
+    pub num_threads: i32,
+    pub dtype: i32,
+}
+
+/// `maml_tasks` as of ABI 1.0: a meta-batch in host memory, read during the call only.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct maml_tasks {
+    pub struct_size: u32,
+    pub num_tasks: i32,
+    pub support_size: i32,
+    pub query_size: i32,
+    pub support_x: *const f32,
+    pub support_y: *const i32,
+    pub query_x: *const f32,
+    pub query_y: *const i32,
+}
+
+/// `maml_metrics` as of ABI 1.0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct maml_metrics {
+    pub struct_size: u32,
+    pub loss: f32,
+    pub accuracy: f32,
+    pub meta_lr: f32,
+    pub second_order: i32,
+    pub step: i64,
+    pub epoch: i64,
+}
+
+/// Opaque meta-learner handle.
+#[repr(C)]
+pub struct maml_model {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// Opaque adapted-learner handle.
+#[repr(C)]
+pub struct maml_learner {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+extern "C" {
+    // Versions
+    pub fn maml_version_string() -> *const c_char;
+    pub fn maml_version_number() -> i32;
+    pub fn maml_abi_version() -> i32;
+
+    // Status codes and errors
+    pub fn maml_last_error() -> *const c_char;
+    pub fn maml_status_string(status: maml_status) -> *const c_char;
+
+    // Configuration
+    pub fn maml_config_init(cfg: *mut maml_config);
+    pub fn maml_config_init_sized(cfg: *mut maml_config, struct_size: u32) -> maml_status;
+
+    // Models
+    pub fn maml_create(cfg: *const maml_config, out: *mut *mut maml_model) -> maml_status;
+    pub fn maml_free(model: *mut maml_model);
+    pub fn maml_meta_train_step(
+        model: *mut maml_model,
+        batch: *const maml_tasks,
+        metrics: *mut maml_metrics,
+    ) -> maml_status;
+    pub fn maml_evaluate(
+        model: *mut maml_model,
+        batch: *const maml_tasks,
+        metrics: *mut maml_metrics,
+    ) -> maml_status;
+    pub fn maml_get_config(model: *const maml_model, out: *mut maml_config) -> maml_status;
+    pub fn maml_get_step(model: *const maml_model, out: *mut i64) -> maml_status;
+    pub fn maml_get_device(
+        model: *const maml_model,
+        device_type: *mut i32,
+        device_index: *mut i32,
+    ) -> maml_status;
+    pub fn maml_num_parameters(model: *const maml_model, out: *mut i64) -> maml_status;
+    pub fn maml_cuda_device_count() -> i32;
+
+    // Adaptation and prediction
+    pub fn maml_adapt(
+        model: *const maml_model,
+        support_x: *const f32,
+        support_y: *const i32,
+        n_support: i32,
+        out: *mut *mut maml_learner,
+    ) -> maml_status;
+    pub fn maml_adapt_tasks(
+        model: *const maml_model,
+        batch: *const maml_tasks,
+        out: *mut *mut maml_learner,
+    ) -> maml_status;
+    pub fn maml_predict(
+        learner: *const maml_learner,
+        x: *const f32,
+        n: i32,
+        logits: *mut f32,
+        labels: *mut i32,
+    ) -> maml_status;
+    pub fn maml_learner_n_way(learner: *const maml_learner, out: *mut i32) -> maml_status;
+    pub fn maml_learner_free(learner: *mut maml_learner);
+
+    // The LSLR table
+    pub fn maml_inner_lr_shape(
+        model: *const maml_model,
+        num_tensors: *mut i32,
+        num_steps: *mut i32,
+    ) -> maml_status;
+    pub fn maml_get_inner_lrs(model: *const maml_model, rates: *mut f32, count: i64)
+        -> maml_status;
+    pub fn maml_inner_lr_name(
+        model: *const maml_model,
+        index: i32,
+        name: *mut *const c_char,
+    ) -> maml_status;
+
+    // Files and buffers
+    pub fn maml_save(model: *const maml_model, path: *const c_char) -> maml_status;
+    pub fn maml_save_ex(model: *const maml_model, path: *const c_char, flags: i32) -> maml_status;
+    pub fn maml_load(
+        path: *const c_char,
+        device_type: i32,
+        device_index: i32,
+        out: *mut *mut maml_model,
+    ) -> maml_status;
+    pub fn maml_save_buffer(
+        model: *const maml_model,
+        data: *mut *mut c_void,
+        size: *mut usize,
+    ) -> maml_status;
+    pub fn maml_save_buffer_ex(
+        model: *const maml_model,
+        flags: i32,
+        data: *mut *mut c_void,
+        size: *mut usize,
+    ) -> maml_status;
+    pub fn maml_load_buffer(
+        data: *const c_void,
+        size: usize,
+        device_type: i32,
+        device_index: i32,
+        out: *mut *mut maml_model,
+    ) -> maml_status;
+    pub fn maml_buffer_free(data: *mut c_void);
+}
