@@ -1,9 +1,11 @@
 // Few-shot adaptation and prediction.
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
 #include "capi/boundary.hpp"
+#include "capi/config_convert.hpp"
 #include "core/error.hpp"
 
 using namespace mamlpp;
@@ -39,14 +41,18 @@ maml_status maml_adapt(const maml_model* model, const float* support_x, const in
 }
 
 maml_status maml_adapt_tasks(const maml_model* model, const maml_tasks* batch, maml_learner** out) {
-  int32_t count = 0;
-  const maml_status s = guarded([&] {
+  return guarded([&] {
     require_non_null(out, "out");
+    // All or nothing: clear out[0..num_tasks) before anything can fail (a bad model, a struct
+    // this library cannot read), whenever num_tasks itself is readable.
+    if (batch != nullptr &&
+        batch->struct_size >= offsetof(maml_tasks, num_tasks) + sizeof(batch->num_tasks)) {
+      for (int32_t i = 0; i < batch->num_tasks; ++i) out[i] = nullptr;
+    }
     const MetaLearner& m = model_of(model);
     maml_tasks defaults{};
-    const maml_tasks b = read_sized_struct(batch, defaults, sizeof(maml_tasks), "maml_tasks");
-    count = b.num_tasks > 0 ? b.num_tasks : 0;
-    for (int32_t i = 0; i < count; ++i) out[i] = nullptr;
+    const maml_tasks b =
+        read_sized_struct(batch, defaults, sizeof(maml_tasks), "batch", "maml_tasks");
     HostTasks h;
     h.num_tasks = b.num_tasks;
     h.support_size = b.support_size;
@@ -58,9 +64,11 @@ maml_status maml_adapt_tasks(const maml_model* model, const maml_tasks* batch, m
       made.push_back(std::make_unique<maml_learner>());
       made.back()->impl = std::move(l);
     }
-    for (int32_t i = 0; i < count; ++i) out[i] = made[static_cast<size_t>(i)].release();
+    if (made.size() != static_cast<size_t>(b.num_tasks))
+      throw Error(ErrorKind::Internal, "adapt returned " + std::to_string(made.size()) +
+                                           " learners for " + std::to_string(b.num_tasks) + " tasks");
+    for (size_t i = 0; i < made.size(); ++i) out[i] = made[i].release();
   });
-  return s;
 }
 
 maml_status maml_predict(const maml_learner* learner, const float* x, int32_t n, float* logits,
@@ -93,6 +101,13 @@ maml_status maml_learner_n_way(const maml_learner* learner, int32_t* out) {
     require_non_null(learner, "learner");
     require_non_null(out, "out");
     *out = learner->impl->config().n_way;
+  });
+}
+
+maml_status maml_learner_get_config(const maml_learner* learner, maml_config* out) {
+  return guarded([&] {
+    require_non_null(learner, "learner");
+    write_config(learner->impl->config(), out);
   });
 }
 

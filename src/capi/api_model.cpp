@@ -19,7 +19,8 @@ const MetaLearner& model_of(const maml_model* m) {
 
 HostTasks host_tasks(const maml_tasks* batch) {
   maml_tasks defaults{};
-  const maml_tasks t = read_sized_struct(batch, defaults, sizeof(maml_tasks), "maml_tasks");
+  const maml_tasks t =
+      read_sized_struct(batch, defaults, sizeof(maml_tasks), "batch", "maml_tasks");
   HostTasks h;
   h.num_tasks = t.num_tasks;
   h.support_size = t.support_size;
@@ -79,7 +80,12 @@ maml_status maml_create(const maml_config* cfg, maml_model** out) {
   return guarded([&] {
     require_non_null(out, "out");
     *out = nullptr;
-    const Config config = from_c(read_sized_struct(cfg, default_c_config(), kConfigV1Size, "maml_config"));
+    const Config config =
+        from_c(read_sized_struct(cfg, default_c_config(), kConfigV1Size, "cfg", "maml_config"));
+    // Validate before anything else: MetaLearner's constructor also resolves the device, and
+    // the order it evaluates the two in is unspecified, so a bad field could surface as a
+    // device error (or an unnamed "unknown device type") instead of naming the field.
+    validate(config);
     auto model = std::make_unique<maml_model>();
     model->impl = std::make_unique<MetaLearner>(config);
     *out = model.release();
@@ -98,7 +104,7 @@ maml_status maml_meta_train_step(maml_model* model, const maml_tasks* batch, mam
   });
 }
 
-maml_status maml_evaluate(maml_model* model, const maml_tasks* batch, maml_metrics* metrics) {
+maml_status maml_evaluate(const maml_model* model, const maml_tasks* batch, maml_metrics* metrics) {
   return guarded([&] {
     const MetaLearner& m = model_of(model);
     require_non_null(metrics, "metrics");
@@ -110,15 +116,7 @@ maml_status maml_evaluate(maml_model* model, const maml_tasks* batch, maml_metri
 
 maml_status maml_get_config(const maml_model* model, maml_config* out) {
   return guarded([&] {
-    const MetaLearner& m = model_of(model);
-    require_non_null(out, "out");
-    if (out->struct_size < kConfigV1Size)
-      throw invalid_argument("out->struct_size must be set to sizeof(maml_config)");
-    const maml_config c = to_c(m.config());
-    const uint32_t size = out->struct_size;
-    std::memset(out, 0, size);
-    std::memcpy(out, &c, size < sizeof(c) ? size : sizeof(c));
-    out->struct_size = size;
+    write_config(model_of(model).config(), out);
   });
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "core/error.hpp"
 #include "core/learner.hpp"
 #include "core/meta_learner.hpp"
 #include "mamlpp/mamlpp.h"
@@ -47,22 +48,24 @@ void require_non_null(const T* p, const char* name) {
 
 // Reads a caller's struct whose first field is its size: copies the bytes the caller has over
 // the library's defaults. A newer caller's larger struct is accepted if the fields this library
-// does not know are zero (they would otherwise be silently ignored).
+// does not know are zero (they would otherwise be silently ignored). `arg` is the parameter's
+// name in the header (errors name it), `type` the struct's.
 template <typename T>
-T read_sized_struct(const T* in, const T& defaults, size_t minimum_size, const char* name) {
-  require_non_null(in, name);
+T read_sized_struct(const T* in, const T& defaults, size_t minimum_size, const char* arg,
+                    const char* type) {
+  require_non_null(in, arg);
   const uint32_t size = in->struct_size;
   if (size < minimum_size)
-    throw invalid_argument(std::string(name) + "->struct_size is " + std::to_string(size) +
+    throw invalid_argument(std::string(arg) + "->struct_size is " + std::to_string(size) +
                            ", expected at least " + std::to_string(minimum_size) +
-                           " (set it to sizeof(" + name + "))");
+                           " (set it to sizeof(" + type + "))");
   T out = defaults;
   const auto* bytes = reinterpret_cast<const unsigned char*>(in);
   if (size > sizeof(T)) {
     for (size_t i = sizeof(T); i < size; ++i) {
       if (bytes[i] != 0)
-        throw unsupported(std::string(name) + " sets fields this libmamlpp " MAMLPP_VERSION_STRING
-                                              " does not know; upgrade the library");
+        throw unsupported(std::string(arg) + " (" + type + ") sets fields this libmamlpp "
+                          MAMLPP_VERSION_STRING " does not know; upgrade the library");
     }
   }
   std::memcpy(&out, in, size < sizeof(T) ? size : sizeof(T));
