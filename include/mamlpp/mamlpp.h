@@ -201,7 +201,8 @@ typedef struct maml_config {
   int32_t max_pool;         /**< 1: max-pool after each conv; 0: stride-2 convs + global avg pool */
   /* inner loop */
   int32_t inner_steps;      /**< S, adaptation steps in meta-training (5) */
-  int32_t eval_inner_steps; /**< adaptation steps in evaluation and maml_adapt (5) */
+  int32_t eval_inner_steps; /**< adaptation steps in evaluation and maml_adapt (5); steps past
+                                 inner_steps reuse the last step's rates and BN row */
   float inner_lr;           /**< initial inner learning rate alpha (0.1) */
   int32_t learn_inner_lr;   /**< LSLR: learn one rate per adapted tensor per step (1) */
   int32_t per_step_bn;      /**< BNRS + BNWB: one BN row (gamma, beta, statistics) per step (1) */
@@ -304,7 +305,9 @@ MAML_API maml_status maml_meta_train_step(maml_model* model, const maml_tasks* b
 MAML_API maml_status maml_evaluate(const maml_model* model, const maml_tasks* batch,
                                    maml_metrics* metrics);
 
-/** Copies the model's config into *out (out->struct_size must be set). Since 1.0. */
+/** Copies the model's config into *out (out->struct_size must be set). device_type and
+ *  device_index are as requested (maybe MAML_DEVICE_AUTO); maml_get_device tells the device in
+ *  use. Since 1.0. */
 MAML_API maml_status maml_get_config(const maml_model* model, maml_config* out);
 
 /** The number of meta-train steps taken so far. Since 1.0. */

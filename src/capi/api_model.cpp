@@ -96,7 +96,7 @@ void maml_free(maml_model* model) { delete model; }
 
 maml_status maml_meta_train_step(maml_model* model, const maml_tasks* batch, maml_metrics* metrics) {
   return guarded([&] {
-    require_non_null(model, "model");
+    model_of(model);  // NULL and empty-handle checks
     check_metrics(metrics);
     MetaLearner& m = *model->impl;
     const TaskTensors t = to_task_tensors(m.config(), host_tasks(batch), true, m.device(), m.dtype());

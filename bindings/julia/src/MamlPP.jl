@@ -1,0 +1,667 @@
+"""
+    MamlPP
+
+Julia bindings for libmamlpp, MAML++ meta-learning behind a stable C ABI
+(`include/mamlpp/mamlpp.h`). A thin layer of `ccall`s: the library does all the work and all the
+validation; every failing call throws a [`MamlError`](@ref) carrying the status and the library's
+message.
+
+The shared library is `libmamlpp.so.1`, found by the system loader (`LD_LIBRARY_PATH`,
+`ldconfig`), or at the full path in the environment variable `MAMLPP_LIBRARY`, which is opened
+first so that the SONAME resolves to it. Loading fails if the library's ABI version is not
+[`ABI_VERSION`](@ref).
+
+Array conventions (Julia is column-major, C is row-major, so the memory layout is the same):
+images are `Float32` with all of one image's `C*H*W` values contiguous; a batch of images is a
+flat vector or an array shaped `(W, H, C, n)`. Labels are integers in `0:n_way-1` (0-based, as
+the C API defines them; the binding does not shift them). [`predict`](@ref) returns `labels`
+(`Vector{Int32}`, 0-based) and `logits` (`Matrix{Float32}` of size `(n_way, n)`).
+
+NOTE: this binding has been written against the header and checked by
+`tests/bindings/julia/check_julia_binding.py` (every `ccall` against the header's declarations and
+the struct mirrors against the C structs), but it has NOT been run: Julia is not installed on the
+machines it was written on.
+"""
+module MamlPP
+
+using Libdl
+
+export Config, Model, Learner, Metrics, MamlError,
+       meta_train_step!, evaluate, adapt, adapt_tasks, predict, save, to_bytes,
+       load_model, model_from_bytes, get_config, get_step, device, num_parameters, n_way,
+       inner_lrs, library_version, abi_version, cuda_device_count, status_string
+
+"The MAMLPP_ABI_VERSION of the header this binding mirrors."
+const ABI_VERSION = Int32(1)
+
+"The library's SONAME; `ccall` resolves every function through it."
+const libmamlpp = "libmamlpp.so.1"
+
+# ----------------------------------------------------------------------------------------------
+# Constants (the #defines of mamlpp.h)
+# ----------------------------------------------------------------------------------------------
+
+const MAML_OK = Int32(0)
+const MAML_E_INVALID_ARGUMENT = Int32(-1)
+const MAML_E_IO = Int32(-2)
+const MAML_E_FORMAT = Int32(-3)
+const MAML_E_DEVICE = Int32(-4)
+const MAML_E_OUT_OF_MEMORY = Int32(-5)
+const MAML_E_NUMERICAL = Int32(-6)
+const MAML_E_UNSUPPORTED = Int32(-7)
+const MAML_E_INTERNAL = Int32(-8)
+
+const DEVICE_AUTO = Int32(0)
+const DEVICE_CPU = Int32(1)
+const DEVICE_CUDA = Int32(2)
+
+const BN_RUNNING = Int32(0)
+const BN_TRANSDUCTIVE = Int32(1)
+const BN_SUPPORT = Int32(2)
+
+const TASKS_AUTO = Int32(0)
+const TASKS_LOOP = Int32(1)
+const TASKS_BATCHED = Int32(2)
+
+const DTYPE_FLOAT32 = Int32(0)
+const DTYPE_FLOAT64 = Int32(1)
+
+const SAVE_DEFAULT = Int32(0)
+const SAVE_INFERENCE_ONLY = Int32(1)
+
+# ----------------------------------------------------------------------------------------------
+# Struct mirrors: field names, order and types must equal the C structs exactly
+# (checked by tests/bindings/julia/check_julia_binding.py).
+# ----------------------------------------------------------------------------------------------
+
+"""
+    MamlConfig
+
+Mirror of `maml_config`: everything that defines a model and its meta-training. Make one with
+[`Config`](@ref), which starts from the library's defaults.
+"""
+struct MamlConfig
+    struct_size::UInt32
+    n_way::Int32
+    image_channels::Int32
+    image_height::Int32
+    image_width::Int32
+    num_stages::Int32
+    num_filters::Int32
+    max_pool::Int32
+    inner_steps::Int32
+    eval_inner_steps::Int32
+    inner_lr::Cfloat
+    learn_inner_lr::Int32
+    per_step_bn::Int32
+    bn_stats::Int32
+    multi_step_loss::Int32
+    msl_epochs::Int32
+    second_order::Int32
+    first_order_epochs::Int32
+    meta_lr::Cfloat
+    meta_lr_min::Cfloat
+    adam_beta1::Cfloat
+    adam_beta2::Cfloat
+    grad_clip::Cfloat
+    epochs::Int32
+    iters_per_epoch::Int32
+    device_type::Int32
+    device_index::Int32
+    seed::UInt64
+    task_batching::Int32
+    num_threads::Int32
+    dtype::Int32
+end
+
+"Mirror of `maml_tasks`: a meta-batch in host memory (pointers read during the call only)."
+struct MamlTasks
+    struct_size::UInt32
+    num_tasks::Int32
+    support_size::Int32
+    query_size::Int32
+    support_x::Ptr{Cfloat}
+    support_y::Ptr{Int32}
+    query_x::Ptr{Cfloat}
+    query_y::Ptr{Int32}
+end
+
+"Mirror of `maml_metrics`: what a training or evaluation call measured."
+struct MamlMetrics
+    struct_size::UInt32
+    loss::Cfloat
+    accuracy::Cfloat
+    meta_lr::Cfloat
+    second_order::Int32
+    step::Int64
+    epoch::Int64
+end
+
+MamlMetrics() = MamlMetrics(UInt32(sizeof(MamlMetrics)), 0.0f0, 0.0f0, 0.0f0, Int32(0), 0, 0)
+
+# ----------------------------------------------------------------------------------------------
+# Errors
+# ----------------------------------------------------------------------------------------------
+
+"""
+    MamlError <: Exception
+
+A libmamlpp call failed. Fields: `status` (the `maml_status`, a negative `Int32`), `status_name`
+(e.g. `"MAML_E_FORMAT"`), `message` (the library's `maml_last_error()` for this failure) and
+`func` (the C function, e.g. `:maml_load`).
+"""
+struct MamlError <: Exception
+    status::Int32
+    status_name::String
+    message::String
+    func::Symbol
+end
+
+function Base.showerror(io::IO, e::MamlError)
+    print(io, "MamlError: ", e.func, ": ", e.message, " (", e.status_name, ", status ", e.status, ")")
+end
+
+"The constant's name for a status, e.g. `\"MAML_E_IO\"` (`maml_status_string`)."
+status_string(status::Integer) =
+    unsafe_string(ccall((:maml_status_string, libmamlpp), Cstring, (Int32,), Int32(status)))
+
+# The message is thread-local in the library: it is read right after the failing call, on the same
+# thread (a ccall is not a yield point, so the task cannot migrate in between).
+@noinline function throw_status(status::Int32, func::Symbol)
+    msg = unsafe_string(ccall((:maml_last_error, libmamlpp), Cstring, ()))
+    throw(MamlError(status, status_string(status), msg, func))
+end
+
+@inline check(status::Int32, func::Symbol) = status == MAML_OK ? nothing : throw_status(status, func)
+
+# ----------------------------------------------------------------------------------------------
+# Library
+# ----------------------------------------------------------------------------------------------
+
+function __init__()
+    path = get(ENV, "MAMLPP_LIBRARY", "")
+    if !isempty(path)
+        # Opened first, by path: every later ccall((:f, "libmamlpp.so.1")) finds it by its SONAME.
+        h = Libdl.dlopen(path, Libdl.RTLD_NOW | Libdl.RTLD_GLOBAL; throw_error = false)
+        h === nothing && error("MamlPP: cannot load MAMLPP_LIBRARY=$(path)")
+        mine = Libdl.dlsym(h, :maml_abi_version)
+        used = Libdl.dlsym(Libdl.dlopen(libmamlpp), :maml_abi_version)
+        mine == used || error("MamlPP: MAMLPP_LIBRARY=$(path) is not what $(libmamlpp) " *
+                              "resolves to; is its SONAME $(libmamlpp)?")
+    elseif Libdl.dlopen(libmamlpp; throw_error = false) === nothing
+        error("MamlPP: cannot load $(libmamlpp); set MAMLPP_LIBRARY to its full path or add " *
+              "its folder to LD_LIBRARY_PATH")
+    end
+    abi = ccall((:maml_abi_version, libmamlpp), Int32, ())
+    abi == ABI_VERSION || error("MamlPP: libmamlpp has ABI version $(abi), but this binding " *
+                                "was written for ABI version $(ABI_VERSION)")
+    return nothing
+end
+
+"The library's version string, e.g. `\"1.0.0\"` (`maml_version_string`)."
+library_version() = unsafe_string(ccall((:maml_version_string, libmamlpp), Cstring, ()))
+
+"The library's version as major*10000 + minor*100 + patch (`maml_version_number`)."
+library_version_number() = ccall((:maml_version_number, libmamlpp), Int32, ())
+
+"The library's ABI version (`maml_abi_version`)."
+abi_version() = ccall((:maml_abi_version, libmamlpp), Int32, ())
+
+"How many CUDA devices LibTorch sees (`maml_cuda_device_count`)."
+cuda_device_count() = ccall((:maml_cuda_device_count, libmamlpp), Int32, ())
+
+# ----------------------------------------------------------------------------------------------
+# Config
+# ----------------------------------------------------------------------------------------------
+
+"""
+    Config(; kwargs...) -> MamlConfig
+
+The library's MAML++ defaults (Omniglot 5-way 1-shot, `maml_config_init_sized`) with the given
+fields replaced, e.g. `Config(n_way = 5, num_filters = 32, device_type = MamlPP.DEVICE_CPU)`.
+Values are converted to the field types; their validity is checked by the library when a
+[`Model`](@ref) is created.
+"""
+function Config(; kwargs...)
+    ref = Ref{MamlConfig}()
+    check(ccall((:maml_config_init_sized, libmamlpp), Int32, (Ptr{MamlConfig}, UInt32),
+                ref, UInt32(sizeof(MamlConfig))), :maml_config_init_sized)
+    return isempty(kwargs) ? ref[] : Config(ref[]; kwargs...)
+end
+
+"""
+    Config(base::MamlConfig; kwargs...) -> MamlConfig
+
+A copy of `base` with the given fields replaced.
+"""
+function Config(base::MamlConfig; kwargs...)
+    for k in keys(kwargs)
+        (k === :struct_size || !(k in fieldnames(MamlConfig))) &&
+            throw(ArgumentError("maml_config has no field $(k)"))
+    end
+    vals = ntuple(fieldcount(MamlConfig)) do i
+        name = fieldname(MamlConfig, i)
+        haskey(kwargs, name) ? convert(fieldtype(MamlConfig, i), kwargs[name]) : getfield(base, i)
+    end
+    return MamlConfig(vals...)
+end
+
+# ----------------------------------------------------------------------------------------------
+# Metrics
+# ----------------------------------------------------------------------------------------------
+
+"""
+    Metrics
+
+What [`meta_train_step!`](@ref) or [`evaluate`](@ref) measured: `loss`, `accuracy`, `meta_lr`,
+`second_order` (Bool), `step` (meta-train steps completed after the call) and `epoch`.
+"""
+struct Metrics
+    loss::Float32
+    accuracy::Float32
+    meta_lr::Float32
+    second_order::Bool
+    step::Int64
+    epoch::Int64
+end
+
+Metrics(m::MamlMetrics) = Metrics(m.loss, m.accuracy, m.meta_lr, m.second_order != 0, m.step, m.epoch)
+
+# ----------------------------------------------------------------------------------------------
+# Arrays
+# ----------------------------------------------------------------------------------------------
+
+_floats(x::Array{Float32}) = x
+_floats(x::AbstractArray{<:Real}) = convert(Array{Float32}, x)
+_labels(y::Array{Int32}) = y
+_labels(y::AbstractArray{<:Integer}) = convert(Array{Int32}, y)
+
+function _expect_length(what, have, need)
+    have == need || throw(DimensionMismatch("$(what) has $(have) values, $(need) are needed"))
+    return nothing
+end
+
+# Labels shaped (examples, num_tasks) give num_tasks; otherwise 1 unless given.
+_num_tasks(y, num_tasks) = num_tasks !== nothing ? Int(num_tasks) : (ndims(y) >= 2 ? size(y, ndims(y)) : 1)
+
+function _per_task(y, num_tasks, what)
+    n, r = divrem(length(y), num_tasks)
+    r == 0 || throw(DimensionMismatch("$(what) has $(length(y)) labels, not a multiple of num_tasks=$(num_tasks)"))
+    return n
+end
+
+function _device(device)
+    device isa Integer && return Int32(device)
+    device === :auto && return DEVICE_AUTO
+    device === :cpu && return DEVICE_CPU
+    device === :cuda && return DEVICE_CUDA
+    throw(ArgumentError("unknown device $(device) (use :auto, :cpu, :cuda or a DEVICE_* constant)"))
+end
+
+# ----------------------------------------------------------------------------------------------
+# Model
+# ----------------------------------------------------------------------------------------------
+
+"""
+    Model(cfg::MamlConfig)
+    Model(; kwargs...)            # Model(Config(; kwargs...))
+    Model(f::Function, cfg)       # do-block: closes the model afterwards
+
+A meta-learner (`maml_model`), freshly initialised (`maml_create`). Free it with `close(model)`,
+or leave it to the garbage collector (a finalizer frees it exactly once).
+"""
+mutable struct Model
+    ptr::Ptr{Cvoid}
+    image_size::NTuple{3,Int}   # (C, H, W)
+
+    function Model(ptr::Ptr{Cvoid})
+        m = new(ptr, (0, 0, 0))
+        finalizer(close, m)
+        c = get_config(m)
+        m.image_size = (Int(c.image_channels), Int(c.image_height), Int(c.image_width))
+        return m
+    end
+end
+
+function Model(cfg::MamlConfig)
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:maml_create, libmamlpp), Int32, (Ptr{MamlConfig}, Ptr{Ptr{Cvoid}}),
+                Ref(cfg), out), :maml_create)
+    return Model(out[])
+end
+
+Model(; kwargs...) = Model(Config(; kwargs...))
+
+function Model(f::Function, cfg::MamlConfig)
+    m = Model(cfg)
+    try
+        return f(m)
+    finally
+        close(m)
+    end
+end
+
+"Frees the model now (`maml_free`). Idempotent; learners adapted from it stay valid."
+function Base.close(m::Model)
+    ptr = m.ptr
+    if ptr != C_NULL
+        m.ptr = C_NULL
+        ccall((:maml_free, libmamlpp), Cvoid, (Ptr{Cvoid},), ptr)
+    end
+    return nothing
+end
+
+Base.isopen(m::Model) = m.ptr != C_NULL
+
+# Passing a Model to a Ptr{Cvoid} argument roots it for the duration of the ccall.
+function Base.unsafe_convert(::Type{Ptr{Cvoid}}, m::Model)
+    m.ptr == C_NULL && throw(ArgumentError("operation on a closed Model"))
+    return m.ptr
+end
+
+_pixels(m::Model) = prod(m.image_size)
+
+"""
+    load_model(path; device = :auto, device_index = 0) -> Model
+
+Loads a model saved by [`save`](@ref) (`maml_load`). `device` is `:auto`, `:cpu`, `:cuda` or a
+`DEVICE_*` constant.
+"""
+function load_model(path::AbstractString; device = :auto, device_index::Integer = 0)
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:maml_load, libmamlpp), Int32, (Cstring, Int32, Int32, Ptr{Ptr{Cvoid}}),
+                path, _device(device), Int32(device_index), out), :maml_load)
+    return Model(out[])
+end
+
+function load_model(f::Function, path::AbstractString; kwargs...)
+    m = load_model(path; kwargs...)
+    try
+        return f(m)
+    finally
+        close(m)
+    end
+end
+
+"""
+    model_from_bytes(data::AbstractVector{UInt8}; device = :auto, device_index = 0) -> Model
+
+Loads a model from the bytes [`to_bytes`](@ref) returned (`maml_load_buffer`).
+"""
+function model_from_bytes(data::AbstractVector{UInt8}; device = :auto, device_index::Integer = 0)
+    bytes = data isa Vector{UInt8} ? data : Vector{UInt8}(data)
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:maml_load_buffer, libmamlpp), Int32,
+                (Ptr{Cvoid}, Csize_t, Int32, Int32, Ptr{Ptr{Cvoid}}),
+                bytes, Csize_t(length(bytes)), _device(device), Int32(device_index), out),
+          :maml_load_buffer)
+    return Model(out[])
+end
+
+"""
+    save(m::Model, path; inference_only = false)
+
+Writes the model to `path`, atomically (`maml_save_ex`). With `inference_only`, only what
+adapt and predict need is written.
+"""
+function save(m::Model, path::AbstractString; inference_only::Bool = false)
+    check(ccall((:maml_save_ex, libmamlpp), Int32, (Ptr{Cvoid}, Cstring, Int32),
+                m, path, inference_only ? SAVE_INFERENCE_ONLY : SAVE_DEFAULT), :maml_save_ex)
+    return nothing
+end
+
+"""
+    to_bytes(m::Model; inference_only = false) -> Vector{UInt8}
+
+The bytes [`save`](@ref) would write (`maml_save_buffer_ex`, then `maml_buffer_free`).
+"""
+function to_bytes(m::Model; inference_only::Bool = false)
+    data = Ref{Ptr{Cvoid}}(C_NULL)
+    size = Ref{Csize_t}(0)
+    check(ccall((:maml_save_buffer_ex, libmamlpp), Int32,
+                (Ptr{Cvoid}, Int32, Ptr{Ptr{Cvoid}}, Ptr{Csize_t}),
+                m, inference_only ? SAVE_INFERENCE_ONLY : SAVE_DEFAULT, data, size),
+          :maml_save_buffer_ex)
+    try
+        bytes = Vector{UInt8}(undef, size[])
+        unsafe_copyto!(pointer(bytes), Ptr{UInt8}(data[]), size[])
+        return bytes
+    finally
+        ccall((:maml_buffer_free, libmamlpp), Cvoid, (Ptr{Cvoid},), data[])
+    end
+end
+
+"The model's config (`maml_get_config`)."
+function get_config(m::Model)
+    ref = Ref(Config())
+    check(ccall((:maml_get_config, libmamlpp), Int32, (Ptr{Cvoid}, Ptr{MamlConfig}), m, ref),
+          :maml_get_config)
+    return ref[]
+end
+
+"Meta-train steps taken so far (`maml_get_step`)."
+function get_step(m::Model)
+    out = Ref{Int64}(0)
+    check(ccall((:maml_get_step, libmamlpp), Int32, (Ptr{Cvoid}, Ptr{Int64}), m, out), :maml_get_step)
+    return out[]
+end
+
+"Where the model's tensors live: `(:cpu, 0)` or `(:cuda, index)` (`maml_get_device`)."
+function device(m::Model)
+    t, i = Ref{Int32}(0), Ref{Int32}(0)
+    check(ccall((:maml_get_device, libmamlpp), Int32, (Ptr{Cvoid}, Ptr{Int32}, Ptr{Int32}), m, t, i),
+          :maml_get_device)
+    return (t[] == DEVICE_CUDA ? :cuda : :cpu, Int(i[]))
+end
+
+"The number of learnable meta-parameters (`maml_num_parameters`)."
+function num_parameters(m::Model)
+    out = Ref{Int64}(0)
+    check(ccall((:maml_num_parameters, libmamlpp), Int32, (Ptr{Cvoid}, Ptr{Int64}), m, out),
+          :maml_num_parameters)
+    return out[]
+end
+
+"""
+    inner_lrs(m::Model) -> Vector{Pair{String,Vector{Float32}}}
+
+The learned inner learning rates (LSLR): one `name => rates` pair per adapted tensor, with one
+rate per inner step (`maml_inner_lr_shape`, `maml_get_inner_lrs`, `maml_inner_lr_name`).
+"""
+function inner_lrs(m::Model)
+    nt, ns = Ref{Int32}(0), Ref{Int32}(0)
+    check(ccall((:maml_inner_lr_shape, libmamlpp), Int32, (Ptr{Cvoid}, Ptr{Int32}, Ptr{Int32}),
+                m, nt, ns), :maml_inner_lr_shape)
+    t, s = Int(nt[]), Int(ns[])
+    rates = Vector{Cfloat}(undef, max(t * s, 1))
+    check(ccall((:maml_get_inner_lrs, libmamlpp), Int32, (Ptr{Cvoid}, Ptr{Cfloat}, Int64),
+                m, rates, Int64(t * s)), :maml_get_inner_lrs)
+    table = Pair{String,Vector{Float32}}[]
+    name = Ref{Ptr{UInt8}}(C_NULL)
+    for i in 0:t-1
+        check(ccall((:maml_inner_lr_name, libmamlpp), Int32, (Ptr{Cvoid}, Int32, Ptr{Ptr{UInt8}}),
+                    m, Int32(i), name), :maml_inner_lr_name)
+        push!(table, unsafe_string(name[]) => rates[i*s+1:(i+1)*s])
+    end
+    return table
+end
+
+# A maml_tasks over arrays the caller keeps alive (GC.@preserve) during the ccall.
+function _tasks(m::Model, sx, sy, qx, qy, num_tasks)
+    b = _num_tasks(sy, num_tasks)
+    s = _per_task(sy, b, "support_y")
+    _expect_length("support_x", length(sx), b * s * _pixels(m))
+    q = 0
+    if qy !== nothing
+        q = _per_task(qy, b, "query_y")
+        _expect_length("query_x", length(qx), b * q * _pixels(m))
+    end
+    return MamlTasks(UInt32(sizeof(MamlTasks)), Int32(b), Int32(s), Int32(q),
+                     pointer(sx), pointer(sy),
+                     qx === nothing ? Ptr{Cfloat}(C_NULL) : pointer(qx),
+                     qy === nothing ? Ptr{Int32}(C_NULL) : pointer(qy))
+end
+
+"""
+    meta_train_step!(m::Model, support_x, support_y, query_x, query_y; num_tasks = nothing) -> Metrics
+
+One meta-train step on a meta-batch (`maml_meta_train_step`). Arrays hold the tasks one after
+another; `num_tasks` defaults to the last dimension of matrix-shaped `support_y`
+(`(support_size, num_tasks)`), else 1. Needs exclusive use of the model.
+"""
+function meta_train_step!(m::Model, support_x, support_y, query_x, query_y; num_tasks = nothing)
+    sx, sy, qx, qy = _floats(support_x), _labels(support_y), _floats(query_x), _labels(query_y)
+    metrics = Ref(MamlMetrics())
+    GC.@preserve sx sy qx qy begin
+        tasks = Ref(_tasks(m, sx, sy, qx, qy, num_tasks))
+        check(ccall((:maml_meta_train_step, libmamlpp), Int32,
+                    (Ptr{Cvoid}, Ptr{MamlTasks}, Ptr{MamlMetrics}), m, tasks, metrics),
+              :maml_meta_train_step)
+    end
+    return Metrics(metrics[])
+end
+
+"""
+    evaluate(m::Model, support_x, support_y, query_x, query_y; num_tasks = nothing) -> Metrics
+
+Adapts every task and measures query loss and accuracy without changing the model
+(`maml_evaluate`). Arguments as [`meta_train_step!`](@ref).
+"""
+function evaluate(m::Model, support_x, support_y, query_x, query_y; num_tasks = nothing)
+    sx, sy, qx, qy = _floats(support_x), _labels(support_y), _floats(query_x), _labels(query_y)
+    metrics = Ref(MamlMetrics())
+    GC.@preserve sx sy qx qy begin
+        tasks = Ref(_tasks(m, sx, sy, qx, qy, num_tasks))
+        check(ccall((:maml_evaluate, libmamlpp), Int32,
+                    (Ptr{Cvoid}, Ptr{MamlTasks}, Ptr{MamlMetrics}), m, tasks, metrics),
+              :maml_evaluate)
+    end
+    return Metrics(metrics[])
+end
+
+# ----------------------------------------------------------------------------------------------
+# Learner
+# ----------------------------------------------------------------------------------------------
+
+"""
+    Learner
+
+A model adapted to one task (`maml_learner`), from [`adapt`](@ref). Independent of its model
+(closing the model does not invalidate it). Free it with `close(learner)` or leave it to the
+garbage collector.
+"""
+mutable struct Learner
+    ptr::Ptr{Cvoid}
+    n_way::Int
+    image_size::NTuple{3,Int}
+
+    function Learner(ptr::Ptr{Cvoid}, image_size::NTuple{3,Int})
+        l = new(ptr, 0, image_size)
+        finalizer(close, l)
+        k = Ref{Int32}(0)
+        check(ccall((:maml_learner_n_way, libmamlpp), Int32, (Ptr{Cvoid}, Ptr{Int32}), l, k),
+              :maml_learner_n_way)
+        l.n_way = Int(k[])
+        return l
+    end
+end
+
+"Frees the learner now (`maml_learner_free`). Idempotent."
+function Base.close(l::Learner)
+    ptr = l.ptr
+    if ptr != C_NULL
+        l.ptr = C_NULL
+        ccall((:maml_learner_free, libmamlpp), Cvoid, (Ptr{Cvoid},), ptr)
+    end
+    return nothing
+end
+
+Base.isopen(l::Learner) = l.ptr != C_NULL
+
+function Base.unsafe_convert(::Type{Ptr{Cvoid}}, l::Learner)
+    l.ptr == C_NULL && throw(ArgumentError("operation on a closed Learner"))
+    return l.ptr
+end
+
+"The number of classes a learner predicts."
+n_way(l::Learner) = l.n_way
+
+"""
+    adapt(m::Model, support_x, support_y) -> Learner
+    adapt(f::Function, m, support_x, support_y)   # do-block: closes the learner afterwards
+
+Adapts the model to one task from `length(support_y)` labelled examples (`maml_adapt`). The
+model is unchanged.
+"""
+function adapt(m::Model, support_x, support_y)
+    x, y = _floats(support_x), _labels(support_y)
+    n = length(y)
+    _expect_length("support_x", length(x), n * _pixels(m))
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:maml_adapt, libmamlpp), Int32,
+                (Ptr{Cvoid}, Ptr{Cfloat}, Ptr{Int32}, Int32, Ptr{Ptr{Cvoid}}),
+                m, x, y, Int32(n), out), :maml_adapt)
+    return Learner(out[], m.image_size)
+end
+
+function adapt(f::Function, m::Model, support_x, support_y)
+    l = adapt(m, support_x, support_y)
+    try
+        return f(l)
+    finally
+        close(l)
+    end
+end
+
+"""
+    adapt_tasks(m::Model, support_x, support_y; num_tasks = nothing) -> Vector{Learner}
+
+Adapts several tasks at once (`maml_adapt_tasks`), one learner per task. Arrays and
+`num_tasks` as in [`meta_train_step!`](@ref).
+"""
+function adapt_tasks(m::Model, support_x, support_y; num_tasks = nothing)
+    sx, sy = _floats(support_x), _labels(support_y)
+    local out::Vector{Ptr{Cvoid}}
+    GC.@preserve sx sy begin
+        t = _tasks(m, sx, sy, nothing, nothing, num_tasks)
+        out = fill(C_NULL, Int(t.num_tasks))
+        check(ccall((:maml_adapt_tasks, libmamlpp), Int32,
+                    (Ptr{Cvoid}, Ptr{MamlTasks}, Ptr{Ptr{Cvoid}}), m, Ref(t), out),
+              :maml_adapt_tasks)
+    end
+    learners = Learner[]
+    try
+        for i in eachindex(out)
+            p = out[i]
+            out[i] = C_NULL
+            push!(learners, Learner(p, m.image_size))
+        end
+    catch
+        foreach(p -> ccall((:maml_learner_free, libmamlpp), Cvoid, (Ptr{Cvoid},), p), out)
+        foreach(close, learners)
+        rethrow()
+    end
+    return learners
+end
+
+"""
+    predict(l::Learner, x) -> (labels = Vector{Int32}, logits = Matrix{Float32})
+
+Classifies the images in `x` (`maml_predict`): `length(x) / (C*H*W)` of them. `labels` are the
+library's 0-based argmax of the logits; `logits` has size `(n_way, n)`.
+"""
+function predict(l::Learner, x)
+    fx = _floats(x)
+    pixels = prod(l.image_size)
+    n, r = divrem(length(fx), pixels)
+    r == 0 || throw(DimensionMismatch("x has $(length(fx)) values, not a whole number of " *
+                                      "images of $(pixels) values (C*H*W)"))
+    logits = Matrix{Float32}(undef, l.n_way, n)
+    labels = Vector{Int32}(undef, n)
+    check(ccall((:maml_predict, libmamlpp), Int32,
+                (Ptr{Cvoid}, Ptr{Cfloat}, Int32, Ptr{Cfloat}, Ptr{Int32}),
+                l, fx, Int32(n), logits, labels), :maml_predict)
+    return (labels = labels, logits = logits)
+end
+
+end # module

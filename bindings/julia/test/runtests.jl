@@ -1,0 +1,147 @@
+# Tests of the Julia binding over the real libmamlpp (tiny models, CPU, one thread).
+# Run: MAMLPP_LIBRARY=/path/to/libmamlpp.so.1 julia --project=bindings/julia -e 'using Pkg; Pkg.test()'
+# NOTE: written but NOT run (Julia is not installed where this binding was written); see README.md.
+using Test
+using MamlPP
+
+const N_WAY = 3
+const C, H, W = 1, 8, 8
+const PIX = C * H * W
+
+tiny_config(; kw...) = Config(Config(; n_way = N_WAY, image_channels = C, image_height = H,
+                                     image_width = W, num_stages = 2, num_filters = 4,
+                                     inner_steps = 1, eval_inner_steps = 2,
+                                     device_type = MamlPP.DEVICE_CPU, num_threads = 1,
+                                     task_batching = MamlPP.TASKS_LOOP, seed = 7); kw...)
+
+images(n; seed = 0) = Float32[((i * 7919 + seed * 104729) % 1000) / 1000 for i in 0:n*PIX-1]
+labels(num_tasks, per_task) = Int32[(i - 1) % N_WAY for i in 1:per_task, _ in 1:num_tasks]
+
+@testset "MamlPP" begin
+    @testset "library" begin
+        @test MamlPP.abi_version() == MamlPP.ABI_VERSION
+        @test MamlPP.status_string(0) == "MAML_OK"
+        @test MamlPP.status_string(MamlPP.MAML_E_FORMAT) == "MAML_E_FORMAT"
+        @test !isempty(library_version())
+        @test cuda_device_count() >= 0
+    end
+
+    @testset "struct layout" begin
+        # The C sizes on LP64 (tests/bindings/layout prints them); offsets follow C's rules.
+        @test sizeof(MamlPP.MamlConfig) == 136
+        @test sizeof(MamlPP.MamlTasks) == 48
+        @test sizeof(MamlPP.MamlMetrics) == 40
+        @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:seed), fieldnames(MamlPP.MamlConfig))) == 112
+        @test fieldoffset(MamlPP.MamlMetrics, findfirst(==(:step), fieldnames(MamlPP.MamlMetrics))) == 24
+    end
+
+    @testset "config" begin
+        c = Config()
+        @test (c.n_way, c.image_channels, c.image_height, c.image_width) == (5, 1, 28, 28)
+        @test c.struct_size == sizeof(MamlPP.MamlConfig)
+        d = Config(c; n_way = 7, inner_lr = 0.5)
+        @test (d.n_way, d.inner_lr, c.n_way) == (7, 0.5f0, 5)
+        @test_throws ArgumentError Config(n_ways = 5)
+        @test_throws ArgumentError Config(struct_size = 3)
+        err = try
+            Model(tiny_config(n_way = 0)); nothing
+        catch e
+            e
+        end
+        @test err isa MamlError
+        @test err.status == MamlPP.MAML_E_INVALID_ARGUMENT
+        @test err.status_name == "MAML_E_INVALID_ARGUMENT"
+        @test err.func == :maml_create
+        @test !isempty(err.message)
+    end
+
+    @testset "train, evaluate, adapt, predict" begin
+        m = Model(tiny_config())
+        @test get_step(m) == 0
+        @test device(m) == (:cpu, 0)
+        @test num_parameters(m) > 0
+        @test get_config(m).n_way == N_WAY
+        sx, sy, qx, qy = images(6), labels(2, 3), images(6; seed = 1), labels(2, 3)
+        r = meta_train_step!(m, sx, sy, qx, qy)
+        @test isfinite(r.loss) && 0 <= r.accuracy <= 1
+        @test r.step == 1 && get_step(m) == 1
+        e1 = evaluate(m, sx, sy, qx, qy)
+        @test evaluate(m, sx, vec(sy), qx, vec(qy); num_tasks = 2) == e1
+        @test get_step(m) == 1
+        @test_throws DimensionMismatch meta_train_step!(m, sx[1:end-1], sy, qx, qy)
+
+        bad = copy(sy); bad[1] = N_WAY
+        e = try meta_train_step!(m, sx, bad, qx, qy); nothing catch err; err end
+        @test e isa MamlError && e.status == MamlPP.MAML_E_INVALID_ARGUMENT
+
+        l = adapt(m, images(3), Int32[0, 1, 2])
+        @test n_way(l) == N_WAY
+        p = predict(l, images(4; seed = 5))
+        @test length(p.labels) == 4 && size(p.logits) == (N_WAY, 4)
+        @test p.labels == Int32[argmax(p.logits[:, i]) - 1 for i in 1:4]
+        @test_throws DimensionMismatch predict(l, images(4)[1:end-1])
+        nanx = images(1); nanx[1] = NaN32
+        e = try predict(l, nanx); nothing catch err; err end
+        @test e isa MamlError && e.status == MamlPP.MAML_E_NUMERICAL
+
+        ls = adapt_tasks(m, sx, sy)
+        @test length(ls) == 2
+        single = adapt(m, sx[1:3PIX], sy[:, 1])
+        @test isapprox(predict(ls[1], images(2)).logits, predict(single, images(2)).logits; atol = 1e-4)
+        foreach(close, ls); close(single)
+
+        # a learner outlives its model
+        close(m)
+        @test !isopen(m)
+        @test_throws ArgumentError get_step(m)
+        @test predict(l, images(4; seed = 5)).logits == p.logits
+        close(l); close(l)
+        @test !isopen(l)
+    end
+
+    @testset "save, load, bytes" begin
+        mktempdir() do dir
+            m = Model(tiny_config())
+            meta_train_step!(m, images(6), labels(2, 3), images(6; seed = 1), labels(2, 3))
+            path = joinpath(dir, "m.maml")
+            save(m, path)
+            @test to_bytes(m) == read(path)
+            slim = joinpath(dir, "slim.maml")
+            save(m, slim; inference_only = true)
+            @test filesize(slim) < filesize(path)
+            q = images(3; seed = 3)
+            ref = adapt(l -> predict(l, q), m, images(3), Int32[0, 1, 2])
+            for loaded in (load_model(path; device = :cpu), load_model(slim),
+                           model_from_bytes(read(path); device = MamlPP.DEVICE_CPU))
+                @test adapt(l -> predict(l, q), loaded, images(3), Int32[0, 1, 2]) == ref
+                close(loaded)
+            end
+            @test load_model(get_step, path) == 1
+            e = try load_model(joinpath(dir, "missing.maml")); nothing catch err; err end
+            @test e isa MamlError && e.status == MamlPP.MAML_E_IO
+            write(joinpath(dir, "bad.maml"), UInt8[0x10, 0, 0, 0, 0, 0, 0, 0, 0x7b])
+            e = try load_model(joinpath(dir, "bad.maml")); nothing catch err; err end
+            @test e isa MamlError && e.status == MamlPP.MAML_E_FORMAT
+            @test_throws ArgumentError load_model(path; device = :tpu)
+            close(m)
+        end
+    end
+
+    @testset "inner learning rates" begin
+        Model(tiny_config()) do m
+            table = inner_lrs(m)
+            @test length(table) == 6
+            @test first.(table)[end] == "backbone.head.bias"
+            @test all(r -> length(r) == 1 && isapprox(r[1], 0.1f0; atol = 1e-6), last.(table))
+        end
+    end
+
+    @testset "finalizers" begin
+        for _ in 1:20
+            m = Model(tiny_config())
+            adapt(m, images(3), Int32[0, 1, 2])   # dropped: freed by its finalizer
+        end
+        GC.gc(); GC.gc()
+        @test true   # no crash, no double free
+    end
+end

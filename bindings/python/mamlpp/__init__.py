@@ -1,0 +1,104 @@
+"""mamlpp: Python bindings for libmamlpp, MAML++ meta-learning behind a stable C ABI.
+
+A thin ctypes wrapper (standard library only; numpy is used when importable, never required) over
+``include/mamlpp/mamlpp.h``. Every C call maps to one method; the library does all the work and
+all the validation, and every failure raises a :class:`MamlError` carrying the status and the
+library's message.
+
+Example::
+
+    import mamlpp
+    cfg = mamlpp.Config(n_way=5, num_filters=32, device_type=mamlpp.DEVICE_CPU)
+    with mamlpp.Model(cfg) as model:
+        m = model.meta_train_step(support_x, support_y, query_x, query_y)   # -> Metrics
+        model.save("omniglot.maml", inference_only=True)
+    with mamlpp.Model.load("omniglot.maml", device="cpu") as model, \\
+         model.adapt(support_x, support_y) as learner:
+        labels, logits = learner.predict(query_x)
+
+The shared library is found through ``MAMLPP_LIBRARY`` (a full path), else the system's library
+search (``libmamlpp.so.1``); importing fails with ImportError if it is missing or its ABI version
+is not :data:`ABI_VERSION`.
+"""
+
+from . import _native
+from ._buffers import HAVE_NUMPY
+from ._native import (
+    ABI_VERSION,
+    BN_RUNNING,
+    BN_SUPPORT,
+    BN_TRANSDUCTIVE,
+    DEVICE_AUTO,
+    DEVICE_CPU,
+    DEVICE_CUDA,
+    DTYPE_FLOAT32,
+    DTYPE_FLOAT64,
+    SAVE_DEFAULT,
+    SAVE_INFERENCE_ONLY,
+    TASKS_AUTO,
+    TASKS_BATCHED,
+    TASKS_LOOP,
+    library_path,
+)
+from .core import Config, Learner, Metrics, Model, Prediction, parse_device
+from .errors import (
+    E_DEVICE,
+    E_FORMAT,
+    E_INTERNAL,
+    E_INVALID_ARGUMENT,
+    E_IO,
+    E_NUMERICAL,
+    E_OUT_OF_MEMORY,
+    E_UNSUPPORTED,
+    OK,
+    DeviceError,
+    FormatError,
+    InternalError,
+    InvalidArgumentError,
+    MamlError,
+    MamlIOError,
+    NumericalError,
+    OutOfMemoryError,
+    UnsupportedError,
+)
+
+__version__ = "1.0.0"
+
+
+def version():
+    """The library's version string, e.g. ``"1.0.0"`` (``maml_version_string``)."""
+    return _native.lib.maml_version_string().decode("ascii")
+
+
+def version_number():
+    """The library's version as major*10000 + minor*100 + patch (``maml_version_number``)."""
+    return _native.lib.maml_version_number()
+
+
+def abi_version():
+    """The library's ABI version (``maml_abi_version``); equal to :data:`ABI_VERSION`."""
+    return _native.lib.maml_abi_version()
+
+
+def cuda_device_count():
+    """How many CUDA devices LibTorch sees (``maml_cuda_device_count``)."""
+    return _native.lib.maml_cuda_device_count()
+
+
+def status_string(status):
+    """The constant's name for a status, e.g. ``"MAML_E_IO"`` (``maml_status_string``)."""
+    return _native.lib.maml_status_string(int(status)).decode("ascii")
+
+
+__all__ = [
+    "ABI_VERSION", "HAVE_NUMPY", "library_path", "version", "version_number", "abi_version",
+    "cuda_device_count", "status_string", "parse_device",
+    "Config", "Model", "Learner", "Metrics", "Prediction",
+    "MamlError", "InvalidArgumentError", "MamlIOError", "FormatError", "DeviceError",
+    "OutOfMemoryError", "NumericalError", "UnsupportedError", "InternalError",
+    "OK", "E_INVALID_ARGUMENT", "E_IO", "E_FORMAT", "E_DEVICE", "E_OUT_OF_MEMORY",
+    "E_NUMERICAL", "E_UNSUPPORTED", "E_INTERNAL",
+    "DEVICE_AUTO", "DEVICE_CPU", "DEVICE_CUDA", "BN_RUNNING", "BN_TRANSDUCTIVE", "BN_SUPPORT",
+    "TASKS_AUTO", "TASKS_LOOP", "TASKS_BATCHED", "DTYPE_FLOAT32", "DTYPE_FLOAT64",
+    "SAVE_DEFAULT", "SAVE_INFERENCE_ONLY",
+]

@@ -1,0 +1,169 @@
+"""A small parser for include/mamlpp/mamlpp.h (Python 3 standard library only).
+
+It understands exactly what the header's conventions allow: C99 declarations of the form
+``MAML_API <return type> <name>(<parameters>);`` (possibly over several lines), and
+``typedef struct <tag> { <fields> } <name>;`` with one field per declaration (a comma-separated
+list of declarators is also accepted). Comments and preprocessor lines are removed first, so
+commented-out declarations do not count. Used by the binding checks (layout, Julia ccall arity).
+
+    >>> import mamlpp_header as H
+    >>> h = H.parse_header(open("include/mamlpp/mamlpp.h").read())
+    >>> h.functions["maml_predict"].arity
+    5
+    >>> [f.name for f in h.structs["maml_metrics"]][:2]
+    ['struct_size', 'loss']
+"""
+
+import collections
+import re
+
+Function = collections.namedtuple("Function", "name return_type params arity")
+Field = collections.namedtuple("Field", "name type")
+Header = collections.namedtuple("Header", "functions structs")
+
+
+def strip_comments(text):
+    """Removes /* */ and // comments (string literals in the header contain neither)."""
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':  # copy a string literal verbatim
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j < 0:
+                raise ValueError("unterminated comment")
+            out.append(" " if "\n" not in text[i:j] else "\n" * text.count("\n", i, j))
+            i = j + 2
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def strip_preprocessor(text):
+    """Removes preprocessor directives, including their backslash-continued lines."""
+    lines = text.split("\n")
+    out, cont = [], False
+    for line in lines:
+        if cont or line.lstrip().startswith("#"):
+            cont = line.rstrip().endswith("\\")
+            out.append("")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def clean(text):
+    """The header without comments and preprocessor lines."""
+    return strip_preprocessor(strip_comments(text))
+
+
+def split_top_level(s, sep=","):
+    """Splits s at sep outside parentheses/brackets."""
+    parts, depth, cur = [], 0, []
+    for c in s:
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        if c == sep and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+    parts.append("".join(cur))
+    return parts
+
+
+def _norm(s):
+    s = re.sub(r"\s+", " ", s).strip()
+    return re.sub(r"\s*\*\s*", "* ", s).replace("* *", "**").strip()
+
+
+_FUNC = re.compile(r"\bMAML_API\b(?P<ret>[^;{}()]*?)\b(?P<name>[A-Za-z_]\w*)\s*\(", re.S)
+
+
+def parse_functions(text):
+    """{name: Function} for every MAML_API declaration of cleaned header text."""
+    funcs = collections.OrderedDict()
+    for m in _FUNC.finditer(text):
+        # find the matching ')'
+        i, depth = m.end(), 1
+        while depth and i < len(text):
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        if depth:
+            raise ValueError("unbalanced parentheses in the declaration of %s" % m.group("name"))
+        inner = text[m.end():i - 1].strip()
+        rest = text[i:].lstrip()
+        if not rest.startswith(";"):
+            continue  # a definition or something else; the header only declares
+        if inner in ("", "void"):
+            params = []
+        else:
+            params = [_norm(p) for p in split_top_level(inner)]
+        name = m.group("name")
+        if name in funcs:
+            raise ValueError("%s is declared twice" % name)
+        funcs[name] = Function(name, _norm(m.group("ret")), params, len(params))
+    return funcs
+
+
+_STRUCT = re.compile(r"\btypedef\s+struct\s+(?:\w+\s*)?\{(?P<body>[^{}]*)\}\s*(?P<name>\w+)\s*;",
+                     re.S)
+
+
+def parse_structs(text):
+    """{typedef name: [Field...]} for every ``typedef struct {...} name;`` of cleaned text."""
+    structs = collections.OrderedDict()
+    for m in _STRUCT.finditer(text):
+        fields = []
+        for decl in m.group("body").split(";"):
+            decl = decl.strip()
+            if not decl:
+                continue
+            declarators = split_top_level(decl)
+            first = re.match(r"(?P<type>.*?)(?P<decl>[\s*]*[A-Za-z_]\w*\s*(\[[^\]]*\])?)$",
+                             declarators[0].strip(), re.S)
+            if not first:
+                raise ValueError("cannot parse field %r of %s" % (decl, m.group("name")))
+            base = first.group("type").strip()
+            for d in [first.group("decl")] + declarators[1:]:
+                dm = re.match(r"\s*(?P<stars>[\s*]*)(?P<name>[A-Za-z_]\w*)\s*(?P<arr>\[[^\]]*\])?",
+                              d)
+                stars = dm.group("stars").replace(" ", "")
+                fields.append(Field(dm.group("name"),
+                                    _norm(base + stars + (dm.group("arr") or ""))))
+        structs[m.group("name")] = fields
+    return structs
+
+
+def parse_header(text):
+    """Parses the header's text into Header(functions, structs)."""
+    c = clean(text)
+    return Header(parse_functions(c), parse_structs(c))
+
+
+def parse_header_file(path):
+    """parse_header of the file at path."""
+    with open(path, encoding="utf-8") as f:
+        return parse_header(f.read())
+
+
+if __name__ == "__main__":  # prints what was parsed, for a look
+    import sys
+
+    h = parse_header_file(sys.argv[1] if len(sys.argv) > 1 else "include/mamlpp/mamlpp.h")
+    for f in h.functions.values():
+        print("%-24s %d  %s" % (f.name, f.arity, ", ".join(f.params)))
+    for name, fields in h.structs.items():
+        print(name, [(f.name, f.type) for f in fields])
