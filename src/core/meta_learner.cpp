@@ -71,14 +71,16 @@ struct PartSums {
 
 }  // namespace
 
-Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
-  const int64_t epoch = epoch_of(cfg_, step_);
+MetaGradient MetaLearner::meta_gradient(const TaskTensors& batch) const {
+  MetaGradient out;
+  out.epoch = epoch_of(cfg_, step_);
   InnerLoopOptions opt;
   opt.steps = cfg_.inner_steps;
   opt.training = true;
-  opt.second_order = second_order_at(cfg_, epoch);
-  opt.query_weights = query_loss_weights(cfg_, epoch);
+  opt.second_order = second_order_at(cfg_, out.epoch);
+  opt.query_weights = query_loss_weights(cfg_, out.epoch);
   opt.observe_running = cfg_.bn_stats == BnStats::Running;
+  out.second_order = opt.second_order;
 
   const std::vector<at::Tensor> params = params_.trainable(cfg_);
   const double num_tasks = static_cast<double>(batch.num_tasks());
@@ -103,24 +105,32 @@ Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
   });
 
   // Reduce in part order, so the result does not depend on thread timing.
-  std::vector<at::Tensor> grads(params.size());
+  out.grads.resize(params.size());
   std::vector<at::Tensor> losses, accuracies;
-  std::vector<RowObservation> observations;
   for (PartSums& sums : parts) {
     for (size_t k = 0; k < sums.grads.size(); ++k) {
-      if (sums.grads[k].defined()) grads[k] = grads[k].defined() ? grads[k] + sums.grads[k] : sums.grads[k];
+      at::Tensor& g = out.grads[k];
+      if (sums.grads[k].defined()) g = g.defined() ? g + sums.grads[k] : sums.grads[k];
     }
     losses.insert(losses.end(), sums.losses.begin(), sums.losses.end());
     accuracies.insert(accuracies.end(), sums.accuracies.begin(), sums.accuracies.end());
-    for (auto& o : sums.observations) observations.push_back(std::move(o));
+    for (auto& o : sums.observations) out.observations.push_back(std::move(o));
   }
+  for (size_t k = 0; k < out.grads.size(); ++k) {
+    if (!out.grads[k].defined()) out.grads[k] = at::zeros_like(params[k]);
+  }
+  out.loss = at::cat(losses).mean();
+  out.accuracy = at::cat(accuracies).mean();
+  return out;
+}
+
+Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
+  MetaGradient mg = meta_gradient(batch);
+  std::vector<at::Tensor>& grads = mg.grads;
+  const at::Tensor& loss = mg.loss;
+  const at::Tensor& accuracy = mg.accuracy;
   std::vector<at::Tensor> flat;
-  for (size_t k = 0; k < grads.size(); ++k) {
-    if (!grads[k].defined()) grads[k] = at::zeros_like(params[k]);
-    flat.push_back(grads[k].reshape({-1}));
-  }
-  const at::Tensor loss = at::cat(losses).mean();
-  const at::Tensor accuracy = at::cat(accuracies).mean();
+  for (const at::Tensor& g : grads) flat.push_back(g.reshape({-1}));
   flat.push_back(loss.reshape({1}));
   const at::Tensor finite = at::cat(flat).isfinite().all();
   // The one host synchronisation of the step: loss, accuracy and the finiteness verdict.
@@ -136,18 +146,18 @@ Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
   if (cfg_.grad_clip > 0.0f) {
     for (at::Tensor& g : grads) g.clamp_(-cfg_.grad_clip, cfg_.grad_clip);
   }
-  const double lr = cosine_meta_lr(cfg_, epoch);
-  adam_step(params, grads, adam_, lr, cfg_.adam_beta1, cfg_.adam_beta2);
-  if (opt.observe_running) update_running_stats(observations);
+  const double lr = cosine_meta_lr(cfg_, mg.epoch);
+  adam_step(params_.trainable(cfg_), grads, adam_, lr, cfg_.adam_beta1, cfg_.adam_beta2);
+  if (cfg_.bn_stats == BnStats::Running) update_running_stats(mg.observations);
   step_ += 1;
 
   Metrics m;
   m.loss = h[0];
   m.accuracy = h[1];
   m.meta_lr = lr;
-  m.second_order = opt.second_order;
+  m.second_order = mg.second_order;
   m.step = step_;
-  m.epoch = epoch;
+  m.epoch = mg.epoch;
   return m;
 }
 

@@ -27,6 +27,15 @@ struct Metrics {
   int64_t epoch = 0;  // the epoch the step belonged to
 };
 
+// A meta-batch's meta-gradient, before anything is updated.
+struct MetaGradient {
+  at::Tensor loss, accuracy;          // scalars, on the model's device
+  std::vector<at::Tensor> grads;      // one per trainable tensor, in Adam's order
+  std::vector<RowObservation> observations;  // batch statistics for the running-stat update
+  bool second_order = false;
+  int64_t epoch = 0;
+};
+
 struct NamedTensor {
   std::string name;
   at::Tensor tensor;  // CPU, contiguous
@@ -45,6 +54,10 @@ class MetaLearner {
 
   // Every tensor in file order (see docs/FILE_FORMAT.md), on the CPU, detached.
   std::vector<NamedTensor> state(bool with_optimizer) const;
+
+  // The meta-loss and its gradient w.r.t. every meta-parameter for a meta-batch, at the current
+  // epoch's MSL weights and derivative order. Changes nothing.
+  MetaGradient meta_gradient(const TaskTensors& batch) const;
 
   // One meta-train step. Throws Error(Numerical) and changes nothing if the loss or a gradient is
   // not finite.
