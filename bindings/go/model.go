@@ -26,7 +26,7 @@ static maml_status mamlpp_go_train(maml_model* m, int32_t nt, int32_t ss, int32_
   maml_tasks t = mamlpp_go_tasks(nt, ss, qs, sx, sy, qx, qy);
   return maml_meta_train_step(m, &t, out);
 }
-static maml_status mamlpp_go_evaluate(maml_model* m, int32_t nt, int32_t ss, int32_t qs,
+static maml_status mamlpp_go_evaluate(const maml_model* m, int32_t nt, int32_t ss, int32_t qs,
                                       const float* sx, const int32_t* sy, const float* qx,
                                       const int32_t* qy, maml_metrics* out) {
   maml_tasks t = mamlpp_go_tasks(nt, ss, qs, sx, sy, qx, qy);
@@ -295,12 +295,12 @@ func (m *Model) MetaTrainStep(t Tasks) (Metrics, error) {
 }
 
 // Evaluate adapts every task and measures query loss and accuracy without changing the model
-// (maml_evaluate). A training call in the C contract (it reads BN statistics): exclusive.
+// (maml_evaluate). Safe to call concurrently with Adapt and other Evaluate calls.
 func (m *Model) Evaluate(t Tasks) (Metrics, error) {
-	if err := m.lock(); err != nil {
+	if err := m.rlock(); err != nil {
 		return Metrics{}, err
 	}
-	defer m.mu.Unlock()
+	defer m.mu.RUnlock()
 	c, err := m.checkTasks(&t, true)
 	if err != nil {
 		return Metrics{}, err

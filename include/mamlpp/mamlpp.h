@@ -65,7 +65,9 @@
  *    which is released with maml_buffer_free. Output handles are always the last argument.
  *  - Structs begin with uint32_t struct_size, which the caller sets to sizeof(the struct) (the
  *    init calls do it). Structs only ever grow at the end; fields a caller's smaller struct lacks
- *    take their defaults. Fields are plain integers and floats (booleans are int32_t 0/1).
+ *    take their defaults. Fields are plain integers and floats (booleans are int32_t 0/1). Structs
+ *    have no implicit padding: fields named reserved* are the padding, must be 0 on input (a
+ *    non-zero value is MAML_E_UNSUPPORTED: it may be a later version's field) and are 0 on output.
  *  - Data. Images are float32 in NCHW order (example, channel, row, column); labels are int32 in
  *    [0, n_way). NaN or infinite inputs are refused with MAML_E_NUMERICAL.
  *  - Threads. All calls are thread-safe for different handles. For one maml_model, the one call
@@ -222,10 +224,12 @@ typedef struct maml_config {
   /* execution */
   int32_t device_type;      /**< MAML_DEVICE_* (MAML_DEVICE_AUTO) */
   int32_t device_index;     /**< CUDA device ordinal (0) */
+  int32_t reserved0;        /**< must be 0 (explicit padding a later version may use) */
   uint64_t seed;            /**< initialisation seed (0) */
   int32_t task_batching;    /**< MAML_TASKS_* (MAML_TASKS_AUTO) */
   int32_t num_threads;      /**< CPU worker threads for tasks of a meta-batch; 0 = cores (0) */
   int32_t dtype;            /**< MAML_DTYPE_* (MAML_DTYPE_FLOAT32) */
+  int32_t reserved1;        /**< must be 0 (explicit padding a later version may use) */
 } maml_config;
 
 /** Fills *cfg with the defaults above and sets cfg->struct_size = sizeof(maml_config) of this
@@ -258,14 +262,16 @@ typedef struct maml_tasks {
   const int32_t* query_y;
 } maml_tasks;
 
-/** What a training or evaluation call measured. The caller sets struct_size; the library fills
- *  the rest (only as many bytes as struct_size says). */
+/** What a training or evaluation call measured. The caller sets struct_size (at least 8, to
+ *  receive the loss); the library fills the rest, writing only the first struct_size bytes and
+ *  leaving struct_size as the caller set it. */
 typedef struct maml_metrics {
   uint32_t struct_size; /**< sizeof(maml_metrics), set by the caller */
   float loss;           /**< meta-loss: mean over tasks of the (MSL-weighted) query loss */
   float accuracy;       /**< query accuracy after the last inner step, mean over tasks */
   float meta_lr;        /**< the Adam learning rate this step used */
   int32_t second_order; /**< 1 if this step used second-order meta-gradients */
+  int32_t reserved0;    /**< 0 */
   int64_t step;         /**< meta-train steps completed by the model after this call */
   int64_t epoch;        /**< the epoch this step belonged to (step-1) / iters_per_epoch */
 } maml_metrics;
@@ -304,6 +310,7 @@ MAML_API maml_status maml_meta_train_step(maml_model* model, const maml_tasks* b
  *  threads at once, like maml_adapt. Errors as maml_meta_train_step. Since 1.0. */
 MAML_API maml_status maml_evaluate(const maml_model* model, const maml_tasks* batch,
                                    maml_metrics* metrics);
+/* (For maml_evaluate, unlike maml_meta_train_step, metrics must not be NULL: it is the result.) */
 
 /** Copies the model's config into *out (out->struct_size must be set). device_type and
  *  device_index are as requested (maybe MAML_DEVICE_AUTO); maml_get_device tells the device in
@@ -330,7 +337,8 @@ MAML_API int32_t maml_cuda_device_count(void);
 
 /** Adapts the model to one task from n_support labelled examples (support_x: n_support*C*H*W
  *  floats; support_y: n_support labels in [0, n_way)), taking eval_inner_steps inner steps with
- *  the learned rates. The model is not changed. *out receives a new learner (free it with
+ *  the learned rates. The model is not changed. The support set need not cover every class: a
+ *  class without examples keeps only what the meta-initialisation says about it. *out receives a new learner (free it with
  *  maml_learner_free), NULL on error. Threading: may run on one model from many threads at once.
  *  Errors: MAML_E_INVALID_ARGUMENT, MAML_E_NUMERICAL, MAML_E_OUT_OF_MEMORY. Since 1.0. */
 MAML_API maml_status maml_adapt(const maml_model* model, const float* support_x,
@@ -395,7 +403,9 @@ MAML_API maml_status maml_save(const maml_model* model, const char* path);
 MAML_API maml_status maml_save_ex(const maml_model* model, const char* path, int32_t flags);
 
 /** Loads a model saved by maml_save onto the given device (MAML_DEVICE_*; a file saved on CUDA
- *  loads on CPU and the reverse). *out receives the handle, NULL on error. Errors:
+ *  loads on CPU and the reverse). A model loaded from an inference-only file can be trained: its
+ *  Adam moments and bias correction start afresh, while the schedules (MSL, DA, cosine) continue
+ *  from the saved step. *out receives the handle, NULL on error. Errors:
  *  MAML_E_INVALID_ARGUMENT, MAML_E_IO (cannot read), MAML_E_FORMAT (malformed, or a newer major
  *  format version), MAML_E_DEVICE. Since 1.0. */
 MAML_API maml_status maml_load(const char* path, int32_t device_type, int32_t device_index,

@@ -28,6 +28,7 @@ maml_status maml_adapt(const maml_model* model, const float* support_x, const in
     require_non_null(out, "out");
     *out = nullptr;
     const MetaLearner& m = model_of(model);
+    if (n_support <= 0) throw invalid_argument("n_support must be > 0, got " + std::to_string(n_support));
     HostTasks h;
     h.num_tasks = 1;
     h.support_size = n_support;

@@ -36,21 +36,20 @@ HostTasks host_tasks(const maml_tasks* batch) {
 void write_metrics(const Metrics& in, maml_metrics* out) {
   if (out == nullptr) return;
   maml_metrics m{};
-  m.struct_size = sizeof(maml_metrics);
+  m.struct_size = out->struct_size;  // left as the caller set it
   m.loss = static_cast<float>(in.loss);
   m.accuracy = static_cast<float>(in.accuracy);
   m.meta_lr = static_cast<float>(in.meta_lr);
   m.second_order = in.second_order ? 1 : 0;
   m.step = in.step;
   m.epoch = in.epoch;
-  const size_t size = out->struct_size < sizeof(m) ? out->struct_size : sizeof(m);
-  std::memcpy(out, &m, size);
-  out->struct_size = static_cast<uint32_t>(size);
+  std::memcpy(out, &m, out->struct_size < sizeof(m) ? out->struct_size : sizeof(m));
 }
 
 void check_metrics(const maml_metrics* out) {
-  if (out != nullptr && out->struct_size < offsetof(maml_metrics, meta_lr))
-    throw invalid_argument("maml_metrics.struct_size must be set to sizeof(maml_metrics)");
+  if (out != nullptr && out->struct_size < offsetof(maml_metrics, accuracy))
+    throw invalid_argument("metrics->struct_size is " + std::to_string(out->struct_size) +
+                           ", expected at least 8 (set it to sizeof(maml_metrics))");
 }
 
 }  // namespace

@@ -21,6 +21,9 @@ void write_config(const Config& config, maml_config* out) {
 }
 
 Config from_c(const maml_config& c) {
+  if (c.reserved0 != 0 || c.reserved1 != 0)
+    throw unsupported("maml_config sets a reserved field this libmamlpp " MAMLPP_VERSION_STRING
+                      " does not know (reserved0/reserved1 must be 0); upgrade the library");
   Config o;
   o.n_way = c.n_way;
   o.image_channels = c.image_channels;

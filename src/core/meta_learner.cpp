@@ -19,8 +19,16 @@ MetaLearner::MetaLearner(const Config& cfg, at::Device device)
   if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
 }
 
-MetaLearner::MetaLearner(const Config& cfg)
-    : MetaLearner((validate(cfg), cfg), resolve_device(cfg.device_type, cfg.device_index)) {
+namespace {
+// The device of a config, after the config itself has been checked (in that order, so a bad
+// config is reported as such even when it also asks for a missing GPU).
+at::Device checked_device(const Config& cfg) {
+  validate(cfg);
+  return resolve_device(cfg.device_type, cfg.device_index);
+}
+}  // namespace
+
+MetaLearner::MetaLearner(const Config& cfg) : MetaLearner(cfg, checked_device(cfg)) {
   params_ = init_meta_params(cfg_, layout_, device_, dtype_);
   adam_ = adam_init(params_.trainable(cfg_));
 }

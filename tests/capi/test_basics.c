@@ -98,10 +98,12 @@ static void test_struct_layout(void** state) {
   assert_int_equal(offsetof(maml_config, iters_per_epoch), 96);
   assert_int_equal(offsetof(maml_config, device_type), 100);
   assert_int_equal(offsetof(maml_config, device_index), 104);
+  assert_int_equal(offsetof(maml_config, reserved0), 108);
   assert_int_equal(offsetof(maml_config, seed), 112);
   assert_int_equal(offsetof(maml_config, task_batching), 120);
   assert_int_equal(offsetof(maml_config, num_threads), 124);
   assert_int_equal(offsetof(maml_config, dtype), 128);
+  assert_int_equal(offsetof(maml_config, reserved1), 132);
   assert_int_equal(sizeof(maml_config), 136);
 
   assert_int_equal(offsetof(maml_tasks, num_tasks), 4);
@@ -117,6 +119,7 @@ static void test_struct_layout(void** state) {
   assert_int_equal(offsetof(maml_metrics, accuracy), 8);
   assert_int_equal(offsetof(maml_metrics, meta_lr), 12);
   assert_int_equal(offsetof(maml_metrics, second_order), 16);
+  assert_int_equal(offsetof(maml_metrics, reserved0), 20);
   assert_int_equal(offsetof(maml_metrics, step), 24);
   assert_int_equal(offsetof(maml_metrics, epoch), 32);
   assert_int_equal(sizeof(maml_metrics), 40);

@@ -119,7 +119,7 @@ TEST(ModelFile, MetadataKeysAndFormats) {
             "{\"n_way\":2,\"image_channels\":1,\"image_height\":4,\"image_width\":4,"
             "\"num_stages\":1,\"num_filters\":2,\"max_pool\":1,\"inner_steps\":2,"
             "\"eval_inner_steps\":3,\"inner_lr\":0.1,\"learn_inner_lr\":1,\"per_step_bn\":1,"
-            "\"bn_stats\":0,\"multi_step_loss\":1,\"msl_epochs\":10,\"second_order\":1,"
+            "\"bn_stats\":2,\"multi_step_loss\":1,\"msl_epochs\":10,\"second_order\":1,"
             "\"first_order_epochs\":50,\"meta_lr\":0.001,\"meta_lr_min\":1e-05,"
             "\"adam_beta1\":0.9,\"adam_beta2\":0.99,\"grad_clip\":0.0,\"epochs\":150,"
             "\"iters_per_epoch\":500,\"device_type\":0,\"device_index\":0,\"seed\":7,"

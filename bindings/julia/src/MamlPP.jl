@@ -108,10 +108,12 @@ struct MamlConfig
     iters_per_epoch::Int32
     device_type::Int32
     device_index::Int32
+    reserved0::Int32
     seed::UInt64
     task_batching::Int32
     num_threads::Int32
     dtype::Int32
+    reserved1::Int32
 end
 
 "Mirror of `maml_tasks`: a meta-batch in host memory (pointers read during the call only)."
@@ -133,11 +135,12 @@ struct MamlMetrics
     accuracy::Cfloat
     meta_lr::Cfloat
     second_order::Int32
+    reserved0::Int32
     step::Int64
     epoch::Int64
 end
 
-MamlMetrics() = MamlMetrics(UInt32(sizeof(MamlMetrics)), 0.0f0, 0.0f0, 0.0f0, Int32(0), 0, 0)
+MamlMetrics() = MamlMetrics(UInt32(sizeof(MamlMetrics)), 0.0f0, 0.0f0, 0.0f0, Int32(0), Int32(0), 0, 0)
 
 # ----------------------------------------------------------------------------------------------
 # Errors

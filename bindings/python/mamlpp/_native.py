@@ -92,10 +92,12 @@ class maml_config(ctypes.Structure):
         ("iters_per_epoch", c_int32),
         ("device_type", c_int32),
         ("device_index", c_int32),
+        ("reserved0", c_int32),
         ("seed", c_uint64),
         ("task_batching", c_int32),
         ("num_threads", c_int32),
         ("dtype", c_int32),
+        ("reserved1", c_int32),
     ]
 
 
@@ -123,6 +125,7 @@ class maml_metrics(ctypes.Structure):
         ("accuracy", c_float),
         ("meta_lr", c_float),
         ("second_order", c_int32),
+        ("reserved0", c_int32),
         ("step", c_int64),
         ("epoch", c_int64),
     ]

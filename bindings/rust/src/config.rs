@@ -157,10 +157,12 @@ impl Config {
             iters_per_epoch: self.iters_per_epoch,
             device_type: self.device_type.raw(),
             device_index: self.device_index,
+            reserved0: 0,
             seed: self.seed,
             task_batching: self.task_batching.raw(),
             num_threads: self.num_threads,
             dtype: self.dtype.raw(),
+            reserved1: 0,
         }
     }
 

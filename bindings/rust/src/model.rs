@@ -285,9 +285,8 @@ impl Model {
     }
 
     /// Adapts every task and measures query loss and accuracy without changing the model
-    /// (`maml_evaluate`). A training call in the C contract (it reads BN statistics), hence
-    /// `&mut self`.
-    pub fn evaluate(&mut self, tasks: &Tasks<'_>) -> Result<Metrics> {
+    /// (`maml_evaluate`). Like `adapt`, it may run from many threads at once, hence `&self`.
+    pub fn evaluate(&self, tasks: &Tasks<'_>) -> Result<Metrics> {
         let raw = self.raw_tasks(tasks, true)?;
         let mut m = sys::maml_metrics {
             struct_size: size_of::<sys::maml_metrics>() as u32,

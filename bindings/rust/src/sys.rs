@@ -81,10 +81,12 @@ pub struct maml_config {
     pub iters_per_epoch: i32,
     pub device_type: i32,
     pub device_index: i32,
+    pub reserved0: i32,
     pub seed: u64,
     pub task_batching: i32,
     pub num_threads: i32,
     pub dtype: i32,
+    pub reserved1: i32,
 }
 
 /// `maml_tasks` as of ABI 1.0: a meta-batch in host memory, read during the call only.
@@ -110,6 +112,7 @@ pub struct maml_metrics {
     pub accuracy: f32,
     pub meta_lr: f32,
     pub second_order: i32,
+    pub reserved0: i32,
     pub step: i64,
     pub epoch: i64,
 }
@@ -151,7 +154,7 @@ extern "C" {
         metrics: *mut maml_metrics,
     ) -> maml_status;
     pub fn maml_evaluate(
-        model: *mut maml_model,
+        model: *const maml_model,
         batch: *const maml_tasks,
         metrics: *mut maml_metrics,
     ) -> maml_status;

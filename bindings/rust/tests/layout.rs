@@ -207,8 +207,8 @@ fn mirrors() -> Vec<Mirror> {
                 image_width, num_stages, num_filters, max_pool, inner_steps, eval_inner_steps,
                 inner_lr, learn_inner_lr, per_step_bn, bn_stats, multi_step_loss, msl_epochs,
                 second_order, first_order_epochs, meta_lr, meta_lr_min, adam_beta1, adam_beta2,
-                grad_clip, epochs, iters_per_epoch, device_type, device_index, seed,
-                task_batching, num_threads, dtype),
+                grad_clip, epochs, iters_per_epoch, device_type, device_index, reserved0, seed,
+                task_batching, num_threads, dtype, reserved1),
         },
         Mirror {
             name: "maml_tasks",
@@ -222,7 +222,7 @@ fn mirrors() -> Vec<Mirror> {
             size: size_of::<sys::maml_metrics>(),
             align: align_of::<sys::maml_metrics>(),
             fields: fields!(sys::maml_metrics; struct_size, loss, accuracy, meta_lr, second_order,
-                step, epoch),
+                reserved0, step, epoch),
         },
     ]
 }

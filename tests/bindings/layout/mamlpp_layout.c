@@ -62,12 +62,14 @@ static const field config_fields[] = {
     F(maml_config, iters_per_epoch, "int32_t"),
     F(maml_config, device_type, "int32_t"),
     F(maml_config, device_index, "int32_t"),
+    F(maml_config, reserved0, "int32_t"),
     F(maml_config, seed, "uint64_t"),
     F(maml_config, task_batching, "int32_t"),
     F(maml_config, num_threads, "int32_t"),
     F(maml_config, dtype, "int32_t"),
+    F(maml_config, reserved1, "int32_t"),
 };
-CHECK_LAST(maml_config, dtype);
+CHECK_LAST(maml_config, reserved1);
 
 static const field tasks_fields[] = {
     F(maml_tasks, struct_size, "uint32_t"),
@@ -87,6 +89,7 @@ static const field metrics_fields[] = {
     F(maml_metrics, accuracy, "float"),
     F(maml_metrics, meta_lr, "float"),
     F(maml_metrics, second_order, "int32_t"),
+    F(maml_metrics, reserved0, "int32_t"),
     F(maml_metrics, step, "int64_t"),
     F(maml_metrics, epoch, "int64_t"),
 };

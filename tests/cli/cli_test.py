@@ -1,0 +1,627 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the `mamlpp` command (Python 3 standard library only).
+
+Usage: cli_test.py --mamlpp BIN --work DIR [--shared-data DIR] TEST
+
+Each TEST is one function below (test_<name>); CTest runs each as its own test (label "cli").
+Everything is tiny (8-filter networks, a few steps, synthetic data) so the whole suite takes
+about a minute on two cores. Only the omniglot_* tests read the shared data folder; they exit 77
+(skipped) when it is missing. Tests that need a trained model use the one `fixture_model` leaves
+in WORK/fixture (a CTest fixture).
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
+
+SKIP = 77
+ARGS = None
+
+# A tiny, fast training configuration on the built-in synthetic data.
+TINY = ["--num-filters", "8", "--set", "synthetic_classes=200", "--val-tasks", "10", "--no-progress",
+        "--threads", "1"]
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def work(name):
+    d = os.path.join(ARGS.work, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+def run(args, rc=0, timeout=300, cwd=None):
+    """Runs mamlpp with args; checks the exit code; returns the CompletedProcess."""
+    p = subprocess.run([ARGS.mamlpp] + args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    if rc is not None and p.returncode != rc:
+        raise Failure("mamlpp %s: exit code %d, expected %d\n--- stdout:\n%s\n--- stderr:\n%s"
+                      % (" ".join(args), p.returncode, rc, p.stdout[-3000:], p.stderr[-3000:]))
+    return p
+
+
+def error_line(p, *must_contain):
+    """The run failed with exactly one 'error:' line naming what it must name."""
+    lines = [l for l in p.stderr.splitlines() if "error:" in l]
+    check(len(lines) == 1, "expected exactly one error line on stderr, got:\n" + p.stderr)
+    for m in must_contain:
+        check(m in lines[0], "error line should mention %r:\n%s" % (m, lines[0]))
+    return lines[0]
+
+
+def write_png(path, width, height, channels, pixel_fn):
+    """A valid 8-bit PNG (grey or RGB) with pixel_fn(x, y, c) -> 0..255."""
+    rows = []
+    for y in range(height):
+        row = bytearray([0])
+        for x in range(width):
+            for c in range(channels):
+                row.append(int(pixel_fn(x, y, c)) & 255)
+        rows.append(bytes(row))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    colour = 0 if channels == 1 else 2
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(png)
+
+
+def glyph(k):
+    """A different simple pattern per class k (stripes, blocks), plus per-example jitter."""
+    def fn(x, y, c, j=0):
+        if k % 3 == 0:
+            return 255 if (x + j) % (4 + k) < 2 else 0
+        if k % 3 == 1:
+            return 255 if (y + j) % (4 + k) < 2 else 0
+        return 255 if ((x // (3 + k)) + (y // (3 + k)) + j) % 2 else 0
+    return fn
+
+
+def read_state(folder):
+    with open(os.path.join(folder, "state.json")) as f:
+        return json.load(f)
+
+
+def epoch_files(folder):
+    return sorted(f for f in os.listdir(folder) if f.startswith("epoch_") and f.endswith(".maml"))
+
+
+def read_csv(path):
+    with open(path) as f:
+        lines = [l.rstrip("\n") for l in f if l.strip()]
+    head = lines[0].split(",")
+    return [dict(zip(head, l.split(","))) for l in lines[1:]]
+
+
+FIXTURE = lambda: os.path.join(ARGS.work, "fixture")
+
+
+# ---------------------------------------------------------------------------------------------
+# Help and keys
+# ---------------------------------------------------------------------------------------------
+
+def test_help():
+    p = run(["--help"])
+    for cmd in ["train", "eval", "predict", "adapt", "inspect", "demo", "bench"]:
+        check(cmd in p.stdout, "top-level help should list " + cmd)
+        q = run([cmd, "--help"])
+        check("Usage:" in q.stdout and "Options:" in q.stdout, cmd + " --help")
+    run(["--version"])
+    p = run(["frobnicate"], rc=1)
+    check("error" in p.stderr, "unknown subcommand must be an error")
+
+
+def test_list_keys():
+    p = run(["train", "--list-keys"])
+    for k in ["n_way", "k_shot", "q_query", "batch_size", "inner_steps", "num_classes_per_set",
+              "number_of_training_steps_per_iter", "first_order_to_second_order_epoch", "gpu_to_use"]:
+        check(k in p.stdout, "--list-keys should list " + k)
+
+
+def test_reference_config():
+    d = work("reference_config")
+    cfg = {
+        "batch_size": 16, "image_height": 28, "image_width": 28, "image_channels": 1, "gpu_to_use": 0,
+        "num_dataprovider_workers": 2, "max_models_to_save": 3, "dataset_name": "omniglot_dataset",
+        "dataset_path": "omniglot_dataset", "reset_stored_paths": False, "experiment_name": "x",
+        "train_seed": 0, "val_seed": 0, "train_val_test_split": [0.70918052988, 0.03080714725, 0.2606284658],
+        "indexes_of_folders_indicating_class": [-3, -2], "sets_are_pre_split": False,
+        "total_unique_tasks": 2000000, "multi_step_loss_num_epochs": 20, "load_into_memory": True,
+        "total_epochs": 250, "total_iter_per_epoch": 500, "continue_from_epoch": -2, "max_pooling": True,
+        "per_step_bn_statistics": True, "learnable_batch_norm_momentum": False,
+        "enable_inner_loop_optimizable_bn_params": False, "dropout_rate_value": 0.0, "min_learning_rate": 0.00001,
+        "meta_learning_rate": 0.001, "total_epochs_before_pause": 250,
+        "learnable_per_layer_per_step_inner_loop_learning_rate": True, "init_inner_loop_learning_rate": 0.1,
+        "first_order_to_second_order_epoch": -1, "norm_layer": "batch_norm", "cnn_num_filters": 64,
+        "num_stages": 4, "number_of_training_steps_per_iter": 1, "number_of_evaluation_steps_per_iter": 1,
+        "cnn_blocks_per_stage": 1, "num_classes_per_set": 20, "num_samples_per_class": 1,
+        "num_target_samples": 1, "second_order": True, "use_multi_step_loss_optimization": True,
+        "use_gdrive": False,
+    }
+    path = os.path.join(d, "ref.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    p = run(["train", "-c", path, "--print-config", "--k-shot", "5"])
+    c = json.loads(p.stdout)
+    expect = {"n_way": 20, "k_shot": 5, "q_query": 1, "batch_size": 16, "num_filters": 64, "inner_steps": 1,
+              "eval_inner_steps": 1, "first_order_epochs": 0, "msl_epochs": 20, "epochs": 250,
+              "iters_per_epoch": 500, "dataset": "omniglot", "keep_best": 3, "workers": 2, "split": "seeded",
+              "meta_lr_min": 1e-05, "max_pool": True, "second_order": True, "per_step_bn": True}
+    for k, v in expect.items():
+        check(c[k] == v, "%s: expected %r, got %r" % (k, v, c[k]))
+    check("gpu_to_use" in p.stderr and "note:" in p.stderr, "ignored keys should be noted on stderr")
+
+    # A reference key with a value libmamlpp does not implement is refused, naming key and file.
+    cfg2 = dict(cfg, dropout_rate_value=0.3)
+    with open(path, "w") as f:
+        json.dump(cfg2, f)
+    error_line(run(["train", "-c", path, "--print-config"], rc=1), path, "dropout_rate_value")
+    # Two keys for one setting that disagree.
+    with open(path, "w") as f:
+        json.dump({"n_way": 5, "num_classes_per_set": 20}, f)
+    error_line(run(["train", "-c", path, "--print-config"], rc=1), path, "n_way", "num_classes_per_set")
+    # A wrong type.
+    with open(path, "w") as f:
+        json.dump({"n_way": "five"}, f)
+    error_line(run(["train", "-c", path, "--print-config"], rc=1), path, "n_way", "integer")
+    # Invalid JSON names the file and the position.
+    with open(path, "w") as f:
+        f.write('{"n_way": 5,,}')
+    error_line(run(["train", "-c", path, "--print-config"], rc=1), path, "line 1")
+    # A value the library refuses (exit 1, names the field).
+    p = run(["train", "--out", os.path.join(d, "bad"), "--n-way", "1"], rc=1)
+    error_line(p, "n_way")
+    check(not os.path.exists(os.path.join(d, "bad")), "a refused config must not create the output folder")
+
+
+def test_error_unknown_key():
+    d = work("error_unknown_key")
+    path = os.path.join(d, "cfg.json")
+    with open(path, "w") as f:
+        json.dump({"n_wya": 5, "k_shot": 1}, f)
+    p = run(["train", "-c", path, "--out", os.path.join(d, "out")], rc=1)
+    error_line(p, path, "'n_wya'", "did you mean 'n_way'")
+    check(not os.path.exists(os.path.join(d, "out")), "no output folder after a config error")
+    p = run(["train", "--set", "inner_lrr=0.1", "--out", os.path.join(d, "out")], rc=1)
+    error_line(p, "command line", "inner_lrr", "inner_lr")
+
+
+# ---------------------------------------------------------------------------------------------
+# Training, checkpoints, metrics, resume
+# ---------------------------------------------------------------------------------------------
+
+def test_fixture_model():
+    """Trains the small model the eval/predict/inspect tests use (2 epochs x 3 steps)."""
+    d = os.path.join(ARGS.work, "fixture")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(ARGS.work, exist_ok=True)
+    run(["train", "--out", d, "--epochs", "3", "--iters-per-epoch", "3", "--q-query", "2", "--keep-best", "2",
+         "--batch-size", "4"] + TINY)
+    s = read_state(d)
+    check(s["epochs_completed"] == 3 and len(s["best"]) == 2, "fixture state: " + json.dumps(s)[:300])
+
+
+def test_train_metrics_and_pruning():
+    d = work("train_metrics")
+    out = os.path.join(d, "run")
+    csv = os.path.join(d, "metrics.csv")
+    p = run(["train", "--out", out, "--epochs", "4", "--iters-per-epoch", "3", "--batch-size", "4",
+             "--keep-best", "1", "--metrics", csv] + TINY)
+    check("epoch 4/4" in p.stdout and "done:" in p.stdout, "train summary:\n" + p.stdout)
+    check("data wait:" in p.stdout, "the total data wait must be reported")
+    rows = read_csv(csv)
+    check([int(r["epoch"]) for r in rows] == [1, 2, 3, 4], "one metrics row per epoch: %r" % rows)
+    for col in ["step", "train_loss", "train_acc", "val_loss", "val_acc", "meta_lr", "seconds", "wait_seconds"]:
+        check(col in rows[0], "metrics column " + col)
+    check([int(r["step"]) for r in rows] == [3, 6, 9, 12], "steps per epoch")
+    for r in rows:
+        check(0.0 <= float(r["val_acc"]) <= 1.0 and float(r["train_loss"]) > 0, "metric values: %r" % r)
+    s = read_state(out)
+    check(s["epochs_completed"] == 4 and s["step"] == 12, "state counters")
+    check(len(s["best"]) == 1, "keep_best 1 keeps one best entry")
+    files = epoch_files(out)
+    keep = {s["best"][0]["file"], "epoch_0004.maml"}
+    check(set(files) == keep, "pruned to the best and the latest epoch: %r vs %r" % (files, keep))
+    check(os.path.exists(os.path.join(out, "latest.maml")), "latest.maml")
+    check(s["config"]["keep_best"] == 1 and s["config"]["epochs"] == 4, "state.json holds the settings")
+    check(not [f for f in os.listdir(out) if ".tmp." in f], "no temporary files left")
+    # The same folder again without --resume is refused, naming state.json.
+    error_line(run(["train", "--out", out] + TINY, rc=1), out, "--resume")
+
+    # JSON lines, by extension.
+    out2 = os.path.join(d, "run2")
+    jl = os.path.join(d, "metrics.jsonl")
+    run(["train", "--out", out2, "--epochs", "2", "--iters-per-epoch", "2", "--batch-size", "2",
+         "--metrics", jl] + TINY)
+    with open(jl) as f:
+        lines = [json.loads(l) for l in f if l.strip()]
+    check([l["epoch"] for l in lines] == [1, 2], "jsonl rows")
+    check(list(lines[0].keys())[:4] == ["epoch", "step", "train_loss", "train_acc"], "jsonl column order")
+    # Metrics of an unknown extension are refused before anything runs.
+    error_line(run(["train", "--out", os.path.join(d, "run3"), "--metrics", os.path.join(d, "m.txt")] + TINY, rc=1),
+               "m.txt")
+
+
+def test_resume_after_kill():
+    d = work("resume")
+    common = ["--epochs", "3", "--iters-per-epoch", "8", "--batch-size", "4", "--seed", "7"] + TINY
+    ref = os.path.join(d, "uninterrupted")
+    run(["train", "--out", ref, "--metrics", os.path.join(d, "ref.csv")] + common)
+
+    out = os.path.join(d, "killed")
+    csv = os.path.join(d, "killed.csv")
+    proc = subprocess.Popen([ARGS.mamlpp, "train", "--out", out, "--metrics", csv] + common,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = os.path.join(out, "epoch_0001.maml")
+    deadline = time.time() + 120
+    while not os.path.exists(first) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    check(os.path.exists(first), "the first checkpoint never appeared")
+    time.sleep(0.3)  # well inside epoch 2
+    still_running = proc.poll() is None
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    check(still_running, "the run finished before it could be killed; make epochs longer")
+    s = read_state(out)
+    check(s["epochs_completed"] >= 1, "state after the kill: %r" % s["epochs_completed"])
+    killed_at = s["epochs_completed"]
+
+    p = run(["train", "--resume", out])
+    check("resume: epoch %d of 3 completed" % killed_at in p.stdout, "resume message:\n" + p.stdout)
+    s = read_state(out)
+    check(s["epochs_completed"] == 3 and s["step"] == 24, "resumed run finished: %r" % s["epochs_completed"])
+    rows = read_csv(csv)
+    check([int(r["epoch"]) for r in rows] == [1, 2, 3], "metrics epochs continue without gaps or repeats: %r"
+          % [r["epoch"] for r in rows])
+    check(not [f for f in os.listdir(out) if ".tmp." in f], "no temporary files left")
+    # Same seeds, same data stream, deterministic CPU library: the same final model, byte for byte.
+    with open(os.path.join(ref, "latest.maml"), "rb") as a, open(os.path.join(out, "latest.maml"), "rb") as b:
+        check(a.read() == b.read(), "the resumed run's final model differs from the uninterrupted run's")
+    ref_rows = read_csv(os.path.join(d, "ref.csv"))
+    for a, b in zip(ref_rows, rows):
+        check(a["val_acc"] == b["val_acc"] and a["train_loss"] == b["train_loss"], "metrics differ: %r %r" % (a, b))
+    # A finished run resumes to "nothing to do".
+    p = run(["train", "--resume", out])
+    check("nothing to do" in p.stdout, "resume of a finished run")
+    # Resuming may not change the model or the data.
+    error_line(run(["train", "--resume", out, "--n-way", "3"], rc=1), "n_way", "resum")
+
+
+def test_numerical_failure():
+    d = work("numerical")
+    out = os.path.join(d, "run")
+    p = run(["train", "--out", out, "--epochs", "2", "--iters-per-epoch", "2", "--inner-lr", "1e30"] + TINY, rc=4)
+    error_line(p, "non-finite")
+    check(not epoch_files(out) and not os.path.exists(os.path.join(out, "latest.maml")),
+          "no checkpoint after a non-finite first step")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data errors
+# ---------------------------------------------------------------------------------------------
+
+def test_error_missing_archive():
+    d = work("missing_archive")
+    out = os.path.join(d, "out")
+    p = run(["train", "--dataset", "omniglot", "--data-dir", d, "--out", out] + TINY, rc=2)
+    error_line(p, os.path.join(d, "images_background.zip"))
+    check(not os.path.exists(os.path.join(out, "state.json")), "no run state after a data error")
+
+
+def make_omniglot_zip(path, top, alphabets=2, characters=3, drawers=4):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        tmp = path + ".png"
+        for a in range(alphabets):
+            for c in range(characters):
+                for k in range(drawers):
+                    write_png(tmp, 105, 105, 1, lambda x, y, ch: 255 if (x * (c + 1) + y * (a + 2) + k) % 7 else 0)
+                    z.write(tmp, "%s/Alpha%d/character%02d/%04d_%02d.png" % (top, a, c + 1, a * 10 + c + 1, k + 1))
+        os.remove(tmp)
+
+
+def test_error_corrupt_archive():
+    d = work("corrupt_archive")
+    good = os.path.join(d, "good.zip")
+    src = os.path.join(ARGS.shared_data or "", "omniglot", "small", "images_background_small1.zip")
+    if os.path.exists(src):
+        shutil.copy(src, good)
+    else:
+        make_omniglot_zip(good, "images_background")
+    bad = os.path.join(d, "images_background.zip")
+    with open(good, "rb") as f:
+        data = f.read()
+    with open(bad, "wb") as f:
+        f.write(data[: len(data) // 2])  # truncated: the central directory is gone
+    out = os.path.join(d, "out")
+    p = run(["train", "--dataset", "omniglot", "--archives", bad, "--out", out] + TINY, rc=2)
+    error_line(p, bad)
+    check(not os.path.exists(os.path.join(out, "state.json")), "no run state after a data error")
+    # Garbage that is not a zip at all.
+    with open(bad, "wb") as f:
+        f.write(b"this is not a zip archive" * 10)
+    error_line(run(["train", "--dataset", "omniglot", "--archives", bad, "--out", out] + TINY, rc=2), bad)
+
+
+def make_folder(root, classes, images, size=28, channels=1):
+    for k, name in enumerate(classes):
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(images if isinstance(images, int) else images[k]):
+            fn = glyph(k)
+            write_png(os.path.join(root, name, "img%02d.png" % i), size, size, channels,
+                      lambda x, y, c, fn=fn, i=i: fn(x, y, c, i % 2))
+
+
+def test_error_too_few_classes():
+    d = work("too_few_classes")
+    root = os.path.join(d, "data")
+    make_folder(os.path.join(root, "train"), ["a", "b", "c"], 4)
+    make_folder(os.path.join(root, "test"), ["d", "e", "f"], 4)
+    out = os.path.join(d, "out")
+    p = run(["train", "--dataset", "folder", "--data-dir", root, "--image-channels", "1", "--out", out,
+             "--val-tasks", "0", "--num-filters", "8", "--no-progress"], rc=2)
+    error_line(p, "train", "fewer than n_way = 5")
+    check(not os.path.exists(os.path.join(out, "state.json")), "no run state after a data error")
+
+
+def test_error_too_few_images():
+    d = work("too_few_images")
+    root = os.path.join(d, "data")
+    make_folder(os.path.join(root, "train"), ["a", "b", "c", "d", "e", "f"], [4, 4, 4, 1, 4, 4])
+    out = os.path.join(d, "out")
+    p = run(["train", "--dataset", "folder", "--data-dir", root, "--image-channels", "1", "--out", out,
+             "--split", "pre_split", "--val-tasks", "0", "--k-shot", "1", "--q-query", "1", "--num-filters", "8",
+             "--no-progress"], rc=2)
+    error_line(p, "'d'", "k_shot + q_query")
+
+
+def test_folder_dataset():
+    """A small RGB image folder, one root split by class with a seeded split, trains and evaluates."""
+    d = work("folder")
+    root = os.path.join(d, "data")
+    make_folder(root, ["c%02d" % i for i in range(30)], 4, size=20, channels=3)
+    out = os.path.join(d, "out")
+    p = run(["train", "--dataset", "folder", "--data-dir", root, "--image-channels", "3", "--image-height", "16",
+             "--image-width", "16", "--set", "mean=[0.5,0.5,0.5]", "--set", "std=[0.25,0.25,0.25]",
+             "--set", "split_fractions=[0.6,0.2]", "--out", out, "--epochs", "1", "--iters-per-epoch", "2",
+             "--batch-size", "2", "--val-tasks", "4", "--num-filters", "8", "--no-progress"])
+    check("train 18 classes" in p.stdout, "seeded split of 30 classes at 0.6:\n" + p.stdout)
+    p = run(["eval", "--checkpoints", out, "--tasks", "5"])
+    check("accuracy" in p.stdout, p.stdout)
+
+
+# ---------------------------------------------------------------------------------------------
+# eval, predict, adapt, inspect (on the fixture model)
+# ---------------------------------------------------------------------------------------------
+
+def test_eval():
+    d = work("eval")
+    model = os.path.join(FIXTURE(), "latest.maml")
+    js = os.path.join(d, "eval.json")
+    p = run(["eval", "--model", model, "--tasks", "30", "--json", js])
+    check("accuracy" in p.stdout and "+-" in p.stdout and "95% CI" in p.stdout, p.stdout)
+    with open(js) as f:
+        r = json.load(f)
+    check(r["tasks"] == 30 and len(r["per_task_accuracy"]) == 30, "json tasks")
+    accs = r["per_task_accuracy"]
+    mean = sum(accs) / len(accs)
+    std = (sum((a - mean) ** 2 for a in accs) / len(accs)) ** 0.5
+    check(abs(r["accuracy"] - mean) < 1e-9 and abs(r["accuracy_ci95"] - 1.96 * std / 30 ** 0.5) < 1e-9,
+          "CI = 1.96 std / sqrt(N)")
+    check(r["q_query"] == 2, "eval takes the run's settings from state.json beside the model")
+    # The same tasks again give the same numbers (fixed tasks).
+    js2 = os.path.join(d, "eval2.json")
+    run(["eval", "--model", model, "--tasks", "30", "--json", js2, "--set", "eval_batch_size=7"])
+    with open(js2) as f:
+        check(json.load(f)["per_task_accuracy"] == accs, "fixed tasks, whatever the batch size")
+    # Ensemble of the best 2 checkpoints.
+    p = run(["eval", "--checkpoints", FIXTURE(), "--ensemble", "2", "--tasks", "10"])
+    check("ensemble" in p.stdout and p.stdout.count(".maml") == 2, p.stdout)
+    # Eval may not change the model's shape.
+    error_line(run(["eval", "--model", model, "--set", "n_way=3"], rc=1), "n_way")
+
+
+def make_support(d, n=5, channels=1, size=28):
+    files = []
+    for k in range(n):
+        path = os.path.join(d, "s%d.png" % k)
+        write_png(path, size, size, channels, glyph(k))
+        files.append(("label%d" % k, path))
+    return files
+
+
+def test_predict():
+    d = work("predict")
+    model = os.path.join(FIXTURE(), "latest.maml")
+    support = make_support(d)
+    queries = []
+    for k in range(3):
+        q = os.path.join(d, "q%d.png" % k)
+        write_png(q, 40, 40, 3, lambda x, y, c, k=k: glyph(k)(x * 28 // 40, y * 28 // 40, c, 1))  # RGB, resized
+        queries.append(q)
+    sup_args = ["%s:%s" % (l, p) for l, p in support]
+    p = run(["predict", "--model", model, "--support"] + sup_args + ["--query"] + queries + ["--json"])
+    lines = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    check(len(lines) == 3, "one line per query:\n" + p.stdout)
+    for q, l in zip(queries, lines):
+        check(l["file"] == q and l["label"] in {s[0] for s in support}, "prediction %r" % l)
+        probs = l["probabilities"]
+        check(len(probs) == 5 and abs(sum(probs.values()) - 1) < 1e-6, "probabilities sum to 1: %r" % probs)
+        check(max(probs, key=probs.get) == l["label"], "label = argmax")
+    p = run(["predict", "--model", model, "--support"] + sup_args + ["--query"] + queries)
+    for q in queries:
+        check(q in p.stdout and "%" in p.stdout, "text output names " + q)
+    # --support-dir
+    sd = os.path.join(d, "support_dir")
+    for label, path in support:
+        os.makedirs(os.path.join(sd, label))
+        shutil.copy(path, os.path.join(sd, label, "a.png"))
+    p = run(["predict", "--model", model, "--support-dir", sd, "--query", queries[0], "--json"])
+    check(json.loads(p.stdout.strip())["file"] == queries[0], "support-dir prediction")
+    # adapt reports the support fit and writes nothing.
+    before = set(os.listdir(d))
+    p = run(["adapt", "--model", model, "--support"] + sup_args)
+    check("support fit" in p.stdout and "/5 correct" in p.stdout, p.stdout)
+    check(set(os.listdir(d)) == before, "adapt writes nothing")
+    # Wrong number of labels for the model.
+    error_line(run(["predict", "--model", model, "--support"] + sup_args[:3] + ["--query", queries[0]], rc=1),
+               "5-way", "3 label")
+
+
+def test_error_bad_png():
+    d = work("bad_png")
+    model = os.path.join(FIXTURE(), "latest.maml")
+    support = ["%s:%s" % s for s in make_support(d)]
+    bad = os.path.join(d, "broken.png")
+    with open(os.path.join(d, "s0.png"), "rb") as f:
+        data = f.read()
+    with open(bad, "wb") as f:
+        f.write(data[:40])  # a PNG signature and a cut-off header
+    error_line(run(["predict", "--model", model, "--support"] + support + ["--query", bad], rc=2), bad)
+    text = os.path.join(d, "notes.png")
+    with open(text, "w") as f:
+        f.write("not an image\n")
+    error_line(run(["predict", "--model", model, "--support"] + support + ["--query", text], rc=2), text)
+    missing = os.path.join(d, "missing.png")
+    error_line(run(["predict", "--model", model, "--support"] + support + ["--query", missing], rc=2), missing)
+
+
+def test_error_corrupt_model():
+    d = work("corrupt_model")
+    with open(os.path.join(FIXTURE(), "latest.maml"), "rb") as f:
+        data = f.read()
+    truncated = os.path.join(d, "truncated.maml")
+    with open(truncated, "wb") as f:
+        f.write(data[: len(data) // 2])
+    text = os.path.join(d, "text.maml")
+    with open(text, "w") as f:
+        f.write("hello\n")
+    missing = os.path.join(d, "missing.maml")
+    support = ["%s:%s" % s for s in make_support(d)]
+    for path in [truncated, text, missing]:
+        error_line(run(["inspect", "--model", path], rc=3), path)
+        error_line(run(["eval", "--model", path, "--tasks", "2"], rc=3), path)
+        error_line(run(["predict", "--model", path, "--support"] + support + ["--query", support[0].split(":")[1]],
+                       rc=3), path)
+    # A run folder with a damaged state.json cannot be resumed (exit 3, names it).
+    run_dir = os.path.join(d, "run")
+    shutil.copytree(FIXTURE(), run_dir)
+    with open(os.path.join(run_dir, "state.json"), "w") as f:
+        f.write("{ broken")
+    error_line(run(["train", "--resume", run_dir], rc=3), os.path.join(run_dir, "state.json"))
+
+
+def test_inspect():
+    d = work("inspect")
+    model = os.path.join(FIXTURE(), "latest.maml")
+    svg = os.path.join(d, "lslr.svg")
+    js = os.path.join(d, "inspect.json")
+    p = run(["inspect", "--model", model, "--svg", svg, "--json", js])
+    check("Learned inner learning rates" in p.stdout and "Batch norm" in p.stdout, p.stdout)
+    names = ["stage%d.conv.weight" % s for s in range(4)] + ["stage%d.conv.bias" % s for s in range(4)] + \
+            ["head.weight", "head.bias"]
+    for n in names:
+        check(n in p.stdout, "table row " + n)
+    check(p.stdout.count("step ") >= 5, "a column per inner step")
+    root = ET.parse(svg).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    check(root.tag == ns + "svg", "svg root element")
+    series = [g for g in root.iter(ns + "g") if g.get("class") == "series"]
+    check(len(series) == 10, "one series per adapted tensor, got %d" % len(series))
+    check(len(list(root.iter(ns + "polyline"))) == 10, "a line per tensor")
+    texts = " ".join(t.text or "" for t in root.iter(ns + "text"))
+    check("inner step" in texts and "learning rate" in texts and "stage0.conv.weight" in texts, "axes and legend")
+    with open(js) as f:
+        j = json.load(f)
+    check(len(j["inner_lrs"]) == 10 and len(j["inner_lrs"][0]["rates"]) == 5, "json LSLR table")
+    check(len(j["batch_norm"]) == 4 * 5, "BN rows: 4 stages x 5 steps")
+
+
+# ---------------------------------------------------------------------------------------------
+# Omniglot (real data) and demo / bench
+# ---------------------------------------------------------------------------------------------
+
+def omniglot_dir():
+    d = os.path.join(ARGS.shared_data or "", "omniglot")
+    if not (os.path.exists(os.path.join(d, "images_background.zip"))
+            and os.path.exists(os.path.join(d, "images_evaluation.zip"))):
+        print("SKIP: Omniglot archives not found in", d)
+        sys.exit(SKIP)
+    return d
+
+
+def test_omniglot_reference_split():
+    src = omniglot_dir()
+    d = work("omniglot")
+    out = os.path.join(d, "run")
+    p = run(["train", "--dataset", "omniglot", "--data-dir", src, "--out", out, "--epochs", "1",
+             "--iters-per-epoch", "2", "--batch-size", "2", "--val-tasks", "4", "--num-filters", "8",
+             "--no-progress", "--threads", "1"])
+    check("train 1150 classes (rotation augmentation), val 50 classes" in p.stdout, p.stdout)
+    p = run(["eval", "--checkpoints", out, "--tasks", "4"])
+    check("split test: 423 classes" in p.stdout, p.stdout)
+    p = run(["eval", "--checkpoints", out, "--tasks", "4", "--split", "vinyals"])
+    check("split test: 1692 classes" in p.stdout, "Vinyals split from <data_dir>/splits/vinyals:\n" + p.stdout)
+
+
+def test_demo_short():
+    p = run(["demo", "--steps", "30", "--eval-tasks", "20", "--no-progress"], timeout=600)
+    for m in ["[1/5]", "[2/5]", "[3/5]", "[4/5] saved", "identical predictions", "[5/5]", "summary:"]:
+        check(m in p.stdout, "demo output should contain %r:\n%s" % (m, p.stdout))
+
+
+def test_bench_short():
+    d = work("bench")
+    js = os.path.join(d, "bench.json")
+    p = run(["bench", "--configs", "omniglot-5w1s", "--batching", "loop", "--warmup", "0", "--iters", "1",
+             "--adapt-iters", "1", "--predict-iters", "2", "--json", js], timeout=600)
+    check("omniglot-5w1s" in p.stdout and "steps/s" in p.stdout, p.stdout)
+    with open(js) as f:
+        j = json.load(f)
+    check(j["machine"]["cpu_model"] and j["machine"]["hardware_threads"] >= 1, "machine info")
+    r = j["results"][0]
+    check(r["steps_per_second"] > 0 and r["adapt_ms_median"] > 0 and r["peak_rss_mib"] > 0, "figures: %r" % r)
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mamlpp", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--shared-data", default="")
+    ap.add_argument("test")
+    ARGS = ap.parse_args()
+    fn = globals().get("test_" + ARGS.test)
+    if fn is None:
+        print("no such test:", ARGS.test)
+        return 2
+    os.makedirs(ARGS.work, exist_ok=True)
+    t0 = time.time()
+    try:
+        fn()
+    except Failure as e:
+        print("FAIL %s: %s" % (ARGS.test, e))
+        return 1
+    print("PASS %s (%.1f s)" % (ARGS.test, time.time() - t0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
