@@ -90,7 +90,10 @@ static inline void small_config(maml_config* c) {
   c->msl_epochs = 2;
   c->epochs = 10;
   c->iters_per_epoch = 5;
-  c->device_type = MAML_DEVICE_CPU;
+  /* scripts/gpu-check.sh runs the suite on the GPU with MAMLPP_TEST_DEVICE=cuda. */
+  c->device_type = getenv("MAMLPP_TEST_DEVICE") && strcmp(getenv("MAMLPP_TEST_DEVICE"), "cuda") == 0
+                       ? MAML_DEVICE_CUDA
+                       : MAML_DEVICE_CPU;
   c->device_index = 0;
   c->num_threads = 1;
   c->dtype = MAML_DTYPE_FLOAT32;
