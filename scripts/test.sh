@@ -13,4 +13,6 @@ cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
 bash tests/capi/run_sanitized.sh
-bash tests/fuzz/run.sh "${MAMLPP_FUZZ_SECONDS:-60}"
+# Bounded fuzzing (about a minute in all): the format decoder, then the whole C ABI loader.
+bash tests/fuzz/run.sh "${MAMLPP_FUZZ_SECONDS:-30}" fuzz_model_file
+bash tests/fuzz/run.sh "${MAMLPP_FUZZ_SECONDS:-30}" fuzz_load_buffer
