@@ -1,0 +1,237 @@
+// mamlpp inspect: what a model file holds and what the model learned about its own learning:
+// the config, the learned per-layer per-step inner learning rates (a table and an SVG chart),
+// and a summary of the per-step batch-norm parameters and statistics.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/errors.hpp"
+#include "cli/model.hpp"
+#include "cli/settings.hpp"
+#include "cli/stats.hpp"
+#include "cli/svg_chart.hpp"
+#include "io/file.hpp"
+#include "io/model_file.hpp"
+
+namespace mamlpp::cli {
+namespace {
+
+using json = nlohmann::json;
+
+struct InspectOptions {
+  std::string model;
+  std::string svg;
+  std::string json_out;
+};
+
+std::vector<double> as_doubles(const io::NamedArray& a) {
+  std::vector<double> v;
+  if (a.dtype == io::TensorDtype::F32) {
+    v.resize(a.bytes.size() / 4);
+    for (size_t i = 0; i < v.size(); ++i) {
+      float f;
+      std::memcpy(&f, a.bytes.data() + 4 * i, 4);
+      v[i] = f;
+    }
+  } else {
+    v.resize(a.bytes.size() / 8);
+    for (size_t i = 0; i < v.size(); ++i) std::memcpy(&v[i], a.bytes.data() + 8 * i, 8);
+  }
+  return v;
+}
+
+std::string short_name(const std::string& n) {
+  return n.rfind("backbone.", 0) == 0 ? n.substr(9) : n;
+}
+
+struct BnRow {
+  int32_t stage = 0, row = 0;
+  Summary gamma, beta, mean, var;
+};
+
+int run_inspect(const InspectOptions& o) {
+  // The file through src/io (metadata and BN tensors, which the ABI does not expose) ...
+  const std::vector<uint8_t> bytes = with_model_errors("", [&] { return io::read_whole_file(o.model); });
+  const io::ModelFile file = with_model_errors(o.model, [&] { return io::decode_model_file(bytes.data(), bytes.size()); });
+  // ... and through the C ABI (the config as the library sees it, the LSLR table).
+  const Model model = Model::load(o.model, MAML_DEVICE_CPU);
+  const maml_config c = model.config();
+  std::vector<std::string> names;
+  int32_t steps = 0;
+  std::vector<float> rates;
+  model.inner_lrs(names, steps, rates);
+
+  std::printf("file         %s (%.1f KiB), format %s, written by libmamlpp %s\n", o.model.c_str(),
+              static_cast<double>(bytes.size()) / 1024.0, file.format_version.c_str(), file.library_version.c_str());
+  std::printf("model        %d-way, %dx%dx%d images, %d stages x %d filters, %s; %" PRId64 " parameters\n", c.n_way,
+              c.image_channels, c.image_height, c.image_width, c.num_stages, c.num_filters,
+              c.max_pool ? "max-pool" : "stride-2 convs + global average pool", model.num_parameters());
+  std::printf("trained      %" PRId64 " meta-train steps (epoch %.2f of %d x %d); optimizer state %s\n", model.step(),
+              static_cast<double>(model.step()) / std::max(1, c.iters_per_epoch), c.epochs, c.iters_per_epoch,
+              file.has_optimizer ? "included (resumable)" : "not included (inference only)");
+  std::printf("inner loop   %d steps in training, %d in adapt/eval; inner_lr %g, LSLR %s; per-step BN %s; bn_stats %s\n",
+              c.inner_steps, c.eval_inner_steps, static_cast<double>(c.inner_lr), c.learn_inner_lr ? "on" : "off",
+              c.per_step_bn ? "on" : "off", bn_stats_name(c.bn_stats));
+  std::printf("outer loop   MSL %s (%d epochs); %s; Adam meta_lr %g -> %g, betas (%g, %g); grad_clip %s\n",
+              c.multi_step_loss ? "on" : "off", c.msl_epochs,
+              !c.second_order ? "first order"
+              : c.first_order_epochs > 0 ? ("second order after " + std::to_string(c.first_order_epochs) + " first-order epochs").c_str()
+                                         : "second order",
+              static_cast<double>(c.meta_lr), static_cast<double>(c.meta_lr_min), static_cast<double>(c.adam_beta1),
+              static_cast<double>(c.adam_beta2), c.grad_clip > 0 ? std::to_string(c.grad_clip).c_str() : "off");
+  std::printf("execution    device %s (saved config: %s), task_batching %s, num_threads %d, dtype %s, seed %" PRIu64 "\n",
+              model.device_name().c_str(), device_type_name(c.device_type), task_batching_name(c.task_batching),
+              c.num_threads, dtype_name(c.dtype), c.seed);
+
+  // ---- LSLR table ----
+  std::printf("\nLearned inner learning rates (LSLR)%s, initial value %g:\n",
+              c.learn_inner_lr ? "" : " - fixed, LSLR was off", static_cast<double>(c.inner_lr));
+  size_t w = 6;
+  for (const auto& n : names) w = std::max(w, short_name(n).size());
+  std::printf("%-*s", static_cast<int>(w + 2), "tensor");
+  for (int32_t s = 0; s < steps; ++s) std::printf("  step %-4d", s);
+  std::printf("  %-9s\n", "mean");
+  double lo = INFINITY, hi = -INFINITY;
+  size_t lo_r = 0, hi_r = 0;
+  int32_t lo_s = 0, hi_s = 0, negatives = 0;
+  for (size_t r = 0; r < names.size(); ++r) {
+    std::printf("%-*s", static_cast<int>(w + 2), short_name(names[r]).c_str());
+    double sum = 0;
+    for (int32_t s = 0; s < steps; ++s) {
+      const double v = rates[r * static_cast<size_t>(steps) + static_cast<size_t>(s)];
+      std::printf("  %-9.4g", v);
+      sum += v;
+      if (v < lo) { lo = v; lo_r = r; lo_s = s; }
+      if (v > hi) { hi = v; hi_r = r; hi_s = s; }
+      negatives += v < 0 ? 1 : 0;
+    }
+    std::printf("  %-9.4g\n", steps ? sum / steps : 0.0);
+  }
+  if (!names.empty())
+    std::printf("largest %.4g (%s, step %d); smallest %.4g (%s, step %d); %d negative rate(s)\n", hi,
+                short_name(names[hi_r]).c_str(), hi_s, lo, short_name(names[lo_r]).c_str(), lo_s, negatives);
+  if (c.learn_inner_lr && model.step() > 0) {
+    std::string unchanged;
+    bool all_conv_bias = true;
+    for (size_t r = 0; r < names.size(); ++r) {
+      bool same = true;
+      for (int32_t s = 0; s < steps; ++s) same = same && std::fabs(rates[r * static_cast<size_t>(steps) + static_cast<size_t>(s)] - c.inner_lr) <=
+                                                   1e-4f * std::max(1e-3f, std::fabs(c.inner_lr));
+      if (!same) continue;
+      unchanged += (unchanged.empty() ? "" : ", ") + short_name(names[r]);
+      all_conv_bias = all_conv_bias && names[r].find("conv.bias") != std::string::npos;
+    }
+    if (!unchanged.empty())
+      std::printf("(practically) never moved from the initial value: %s%s\n", unchanged.c_str(),
+                  all_conv_bias ? " (a conv bias right before batch norm gets no gradient: the normalisation "
+                                  "subtracts it again)"
+                                : "");
+  }
+
+  // ---- BN summary ----
+  std::vector<BnRow> bn;
+  auto find = [&](const std::string& n) -> const io::NamedArray* {
+    for (const auto& t : file.tensors)
+      if (t.name == n) return &t;
+    return nullptr;
+  };
+  for (int32_t st = 0; st < c.num_stages; ++st) {
+    const std::string p = "bn.stage" + std::to_string(st) + ".";
+    const io::NamedArray *g = find(p + "gamma"), *b = find(p + "beta"), *m = find(p + "running_mean"),
+                         *v = find(p + "running_var");
+    if (!g || !b || !m || !v || g->shape.size() != 2) continue;
+    const auto rows = static_cast<int32_t>(g->shape[0]);
+    const auto F = static_cast<size_t>(g->shape[1]);
+    const std::vector<double> gv = as_doubles(*g), bv = as_doubles(*b), mv = as_doubles(*m), vv = as_doubles(*v);
+    for (int32_t r = 0; r < rows; ++r) {
+      auto slice = [&](const std::vector<double>& x) {
+        return summarize(std::vector<double>(x.begin() + static_cast<std::ptrdiff_t>(r * F),
+                                             x.begin() + static_cast<std::ptrdiff_t>((r + 1) * F)));
+      };
+      bn.push_back({st, r, slice(gv), slice(bv), slice(mv), slice(vv)});
+    }
+  }
+  std::printf("\nBatch norm per stage and %s (mean +- std over the %d channels):\n",
+              c.per_step_bn ? "inner step (per-step rows)" : "shared row", c.num_filters);
+  std::printf("stage  row   gamma               beta                running_mean  running_var\n");
+  for (const BnRow& r : bn)
+    std::printf("%-5d  %-4d  %7.4f +- %-7.4f  %7.4f +- %-7.4f  %-12.4f  %-11.4f\n", r.stage, r.row, r.gamma.mean,
+                r.gamma.std, r.beta.mean, r.beta.std, r.mean.mean, r.var.mean);
+
+  if (!o.svg.empty()) {
+    LslrChart chart;
+    chart.title = "What the model learned about its own learning rates";
+    char sub[512];
+    std::snprintf(sub, sizeof sub, "%s - %d-way, %d stages x %d filters, step %" PRId64 ", LSLR %s, initial inner_lr %g",
+                  o.model.c_str(), c.n_way, c.num_stages, c.num_filters, model.step(), c.learn_inner_lr ? "on" : "off",
+                  static_cast<double>(c.inner_lr));
+    chart.subtitle = sub;
+    chart.names = names;
+    chart.steps = steps;
+    chart.rates = rates;
+    chart.initial = c.inner_lr;
+    const std::string svg = lslr_svg(chart);
+    with_model_errors("", [&] {
+      io::atomic_write_file(o.svg, reinterpret_cast<const uint8_t*>(svg.data()), svg.size());
+    });
+    std::printf("\nwrote %s (line chart and heatmap of the inner learning rates)\n", o.svg.c_str());
+  }
+  if (!o.json_out.empty()) {
+    json lslr = json::array();
+    for (size_t r = 0; r < names.size(); ++r)
+      lslr.push_back({{"tensor", names[r]},
+                      {"rates", std::vector<float>(rates.begin() + static_cast<std::ptrdiff_t>(r * steps),
+                                                   rates.begin() + static_cast<std::ptrdiff_t>((r + 1) * steps))}});
+    json bnj = json::array();
+    for (const BnRow& r : bn)
+      bnj.push_back({{"stage", r.stage}, {"row", r.row}, {"gamma_mean", r.gamma.mean}, {"gamma_std", r.gamma.std},
+                     {"beta_mean", r.beta.mean}, {"beta_std", r.beta.std}, {"running_mean_mean", r.mean.mean},
+                     {"running_var_mean", r.var.mean}});
+    json j = {{"file", o.model},
+              {"bytes", bytes.size()},
+              {"format_version", file.format_version},
+              {"library_version", file.library_version},
+              {"step", model.step()},
+              {"has_optimizer", file.has_optimizer},
+              {"parameters", model.num_parameters()},
+              {"inner_lrs", lslr},
+              {"batch_norm", bnj}};
+    j["config"] = {{"n_way", c.n_way}, {"image_channels", c.image_channels}, {"image_height", c.image_height},
+                   {"image_width", c.image_width}, {"num_stages", c.num_stages}, {"num_filters", c.num_filters},
+                   {"max_pool", c.max_pool}, {"inner_steps", c.inner_steps}, {"eval_inner_steps", c.eval_inner_steps},
+                   {"inner_lr", c.inner_lr}, {"learn_inner_lr", c.learn_inner_lr}, {"per_step_bn", c.per_step_bn},
+                   {"bn_stats", bn_stats_name(c.bn_stats)}, {"multi_step_loss", c.multi_step_loss},
+                   {"msl_epochs", c.msl_epochs}, {"second_order", c.second_order},
+                   {"first_order_epochs", c.first_order_epochs}, {"meta_lr", c.meta_lr}, {"meta_lr_min", c.meta_lr_min},
+                   {"adam_beta1", c.adam_beta1}, {"adam_beta2", c.adam_beta2}, {"grad_clip", c.grad_clip},
+                   {"epochs", c.epochs}, {"iters_per_epoch", c.iters_per_epoch},
+                   {"device_type", device_type_name(c.device_type)}, {"device_index", c.device_index},
+                   {"seed", c.seed}, {"task_batching", task_batching_name(c.task_batching)},
+                   {"num_threads", c.num_threads}, {"dtype", dtype_name(c.dtype)}};
+    write_json_file(o.json_out, j);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_inspect_command(CLI::App& root) {
+  auto o = std::make_shared<InspectOptions>();
+  CLI::App* app = root.add_subcommand(
+      "inspect", "Show a model file: config, learned inner learning rates (table + SVG chart), batch-norm summary");
+  app->add_option("--model,-m", o->model, "model file (.maml)")->required()->type_name("FILE");
+  app->add_option("--svg", o->svg, "write a line chart + heatmap of the learned inner learning rates")
+      ->type_name("FILE");
+  app->add_option("--json", o->json_out, "write everything shown as JSON")->type_name("FILE");
+  app->footer("Example:\n  mamlpp inspect -m runs/omni/latest.maml --svg lslr.svg");
+  return {app, [o] { return run_inspect(*o); }};
+}
+
+}  // namespace mamlpp::cli

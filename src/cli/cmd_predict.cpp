@@ -1,0 +1,257 @@
+// mamlpp predict / mamlpp adapt: few-shot adaptation of a saved model to a person's own labelled
+// images, then classification of query images.
+//
+// `adapt` adapts and reports how well the adapted model fits its support set (and how long the
+// adaptation took); it writes nothing, because an adapted learner is cheap to recompute and the
+// file format holds meta-initialisations, not learners. `predict` adapts the same way and then
+// classifies each query image, printing the label and the softmax probabilities of every label.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "cli/checkpoints.hpp"
+#include "cli/commands.hpp"
+#include "cli/errors.hpp"
+#include "cli/images.hpp"
+#include "cli/model.hpp"
+#include "cli/settings.hpp"
+#include "cli/stats.hpp"
+
+namespace mamlpp::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct PredictOptions {
+  std::string model;
+  std::vector<std::string> support;
+  std::string support_dir;
+  std::vector<std::string> query;
+  std::string device = "auto";
+  std::string resize;  // "" = from the run, else bilinear|nearest
+  bool invert = false;     // force inversion on
+  bool no_invert = false;  // force it off
+  std::vector<float> mean, std;
+  bool json_lines = false;
+};
+
+struct SupportSet {
+  std::vector<std::string> labels;  // index -> name
+  std::vector<std::string> files;
+  std::vector<int32_t> y;
+};
+
+SupportSet read_support(const PredictOptions& o) {
+  SupportSet s;
+  std::map<std::string, int32_t> index;
+  auto label_of = [&](const std::string& name) {
+    auto it = index.find(name);
+    if (it != index.end()) return it->second;
+    const auto i = static_cast<int32_t>(s.labels.size());
+    s.labels.push_back(name);
+    index[name] = i;
+    return i;
+  };
+  for (const std::string& item : o.support) {
+    const auto colon = item.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == item.size())
+      throw usage_error("--support " + item + ": expected LABEL:IMAGE, e.g. --support cat:cat1.png");
+    s.y.push_back(label_of(item.substr(0, colon)));
+    s.files.push_back(item.substr(colon + 1));
+  }
+  if (!o.support_dir.empty()) {
+    std::error_code ec;
+    if (!fs::is_directory(o.support_dir, ec))
+      throw data_error(o.support_dir + ": support folder not found; expected DIR/<label>/<images>");
+    std::vector<fs::path> dirs;
+    for (const auto& e : fs::directory_iterator(o.support_dir, ec))
+      if (e.is_directory() && e.path().filename().string()[0] != '.') dirs.push_back(e.path());
+    std::sort(dirs.begin(), dirs.end());
+    for (const fs::path& d : dirs) {
+      const std::vector<std::string> imgs = list_images(d.string());
+      if (imgs.empty()) throw data_error(d.string() + ": no .png/.jpg image in this label folder");
+      const int32_t label = label_of(d.filename().string());
+      for (const std::string& f : imgs) {
+        s.y.push_back(label);
+        s.files.push_back(f);
+      }
+    }
+    if (dirs.empty()) throw data_error(o.support_dir + ": no label folder inside; expected DIR/<label>/<images>");
+  }
+  if (s.files.empty()) throw usage_error("no support images: give --support LABEL:IMAGE ... or --support-dir DIR");
+  return s;
+}
+
+// How the model's training images were preprocessed: from the run's state.json beside the
+// model when there is one, then the flags.
+Preprocess preprocessing(const PredictOptions& o) {
+  Preprocess p;
+  p.source = "defaults (bilinear resize, no normalisation)";
+  const fs::path dir = fs::path(o.model).parent_path();
+  const std::string d = dir.empty() ? "." : dir.string();
+  if (CheckpointDir::has_state(d)) {
+    try {
+      CheckpointDir cd(d, 1);
+      const RunState st = cd.load_state();
+      const json& c = st.config;
+      const std::string dataset = c.value("dataset", "synthetic");
+      const std::string resize = c.value("resize", "auto");
+      p.filter = (resize == "nearest" || (resize == "auto" && dataset == "omniglot")) ? data::ResizeFilter::Nearest
+                                                                                       : data::ResizeFilter::Bilinear;
+      p.invert = dataset == "omniglot" && !c.value("reference_pixels", false);
+      if (dataset == "folder") {
+        p.mean = c.value("mean", std::vector<float>{});
+        p.std = c.value("std", std::vector<float>{});
+      }
+      p.source = cd.state_path() + " (dataset " + dataset + ")";
+    } catch (const std::exception&) {
+      // An unreadable state.json only costs the defaults.
+    }
+  }
+  if (!o.resize.empty()) p.filter = o.resize == "nearest" ? data::ResizeFilter::Nearest : data::ResizeFilter::Bilinear;
+  if (o.invert) p.invert = true;
+  if (o.no_invert) p.invert = false;
+  if (!o.mean.empty() || !o.std.empty()) {
+    p.mean = o.mean;
+    p.std = o.std;
+  }
+  return p;
+}
+
+int32_t device_of(const std::string& d) {
+  return d == "cpu" ? MAML_DEVICE_CPU : d == "cuda" ? MAML_DEVICE_CUDA : MAML_DEVICE_AUTO;
+}
+
+std::string pct(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * p);
+  return buf;
+}
+
+int run_adapt_or_predict(const PredictOptions& o, bool predict_queries) {
+  if (predict_queries && o.query.empty()) throw usage_error("no query images: give --query IMAGE ...");
+  const SupportSet support = read_support(o);
+  const Model model = Model::load(o.model, device_of(o.device));
+  const maml_config mc = model.config();
+  if (static_cast<int32_t>(support.labels.size()) != mc.n_way) {
+    std::string names;
+    for (size_t i = 0; i < support.labels.size(); ++i) names += (i ? ", " : "") + support.labels[i];
+    throw usage_error(o.model + " is a " + std::to_string(mc.n_way) + "-way model but the support set has " +
+                      std::to_string(support.labels.size()) + " label(s) (" + names + "); give exactly " +
+                      std::to_string(mc.n_way) + " labels");
+  }
+  const Preprocess pre = preprocessing(o);
+  if (!pre.mean.empty() && static_cast<int32_t>(pre.mean.size()) != mc.image_channels)
+    throw usage_error("--mean/--std need one value per channel (" + std::to_string(mc.image_channels) + ")");
+  if (pre.mean.size() != pre.std.size()) throw usage_error("--mean and --std need the same number of values");
+  const data::ImageShape shape{mc.image_channels, mc.image_height, mc.image_width};
+
+  std::vector<float> sx;
+  for (const std::string& f : support.files) load_image(f, shape, pre, sx);
+  const auto t0 = std::chrono::steady_clock::now();
+  const LearnerPtr learner = model.adapt(sx.data(), support.y.data(), static_cast<int32_t>(support.files.size()));
+  const double adapt_ms = 1000.0 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const int32_t n_way = mc.n_way;
+  std::vector<float> logits;
+  std::vector<double> probs(static_cast<size_t>(n_way));
+  if (!predict_queries) {
+    predict(learner.get(), sx.data(), static_cast<int32_t>(support.files.size()), n_way, logits);
+    int64_t correct = 0;
+    for (size_t i = 0; i < support.files.size(); ++i)
+      correct += argmax(logits.data() + i * static_cast<size_t>(n_way), n_way) == support.y[i] ? 1 : 0;
+    std::printf("model        %s (%d-way, %dx%dx%d, %d adaptation steps)\n", o.model.c_str(), n_way, mc.image_channels,
+                mc.image_height, mc.image_width, mc.eval_inner_steps);
+    std::printf("labels       ");
+    for (int32_t i = 0; i < n_way; ++i) {
+      int64_t count = 0;
+      for (int32_t y : support.y) count += y == i ? 1 : 0;
+      std::printf("%s%s (%lld)", i ? ", " : "", support.labels[static_cast<size_t>(i)].c_str(), static_cast<long long>(count));
+    }
+    std::printf("\npreprocess   %s\n", pre.source.c_str());
+    std::printf("adapted      in %.1f ms on %s\n", adapt_ms, model.device_name().c_str());
+    std::printf("support fit  %lld/%zu correct (%s) after adaptation\n", static_cast<long long>(correct),
+                support.files.size(), pct(static_cast<double>(correct) / static_cast<double>(support.files.size())).c_str());
+    std::printf("(adapt writes nothing: run 'mamlpp predict' with the same support set and --query images)\n");
+    return kExitOk;
+  }
+
+  std::vector<float> qx;
+  for (const std::string& f : o.query) load_image(f, shape, pre, qx);
+  const auto t1 = std::chrono::steady_clock::now();
+  predict(learner.get(), qx.data(), static_cast<int32_t>(o.query.size()), n_way, logits);
+  const double predict_ms = 1000.0 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  if (!o.json_lines)
+    std::printf("# %s: adapted to %zu support images of %d labels in %.1f ms, predicted %zu queries in %.1f ms\n",
+                o.model.c_str(), support.files.size(), n_way, adapt_ms, o.query.size(), predict_ms);
+  for (size_t i = 0; i < o.query.size(); ++i) {
+    const float* l = logits.data() + i * static_cast<size_t>(n_way);
+    softmax(l, n_way, probs.data());
+    const int32_t best = argmax(l, n_way);
+    if (o.json_lines) {
+      json p = json::object();
+      for (int32_t k = 0; k < n_way; ++k) p[support.labels[static_cast<size_t>(k)]] = probs[static_cast<size_t>(k)];
+      json line = {{"file", o.query[i]}, {"label", support.labels[static_cast<size_t>(best)]}, {"probabilities", p}};
+      std::printf("%s\n", line.dump().c_str());
+      continue;
+    }
+    std::vector<int32_t> order(static_cast<size_t>(n_way));
+    for (int32_t k = 0; k < n_way; ++k) order[static_cast<size_t>(k)] = k;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int32_t a, int32_t b) { return probs[static_cast<size_t>(a)] > probs[static_cast<size_t>(b)]; });
+    std::printf("%s -> %s (%s)   [", o.query[i].c_str(), support.labels[static_cast<size_t>(best)].c_str(),
+                pct(probs[static_cast<size_t>(best)]).c_str());
+    for (size_t k = 0; k < order.size(); ++k)
+      std::printf("%s%s %s", k ? ", " : "", support.labels[static_cast<size_t>(order[k])].c_str(),
+                  pct(probs[static_cast<size_t>(order[k])]).c_str());
+    std::printf("]\n");
+  }
+  return kExitOk;
+}
+
+void add_common(CLI::App* app, PredictOptions& o) {
+  app->add_option("--model,-m", o.model, "model file (.maml)")->required()->type_name("FILE");
+  app->add_option("--support,-s", o.support, "labelled support images: LABEL:IMAGE ... (PNG or JPEG)")
+      ->type_name("LABEL:IMAGE");
+  app->add_option("--support-dir", o.support_dir, "support images as DIR/<label>/<images>")->type_name("DIR");
+  app->add_option("--device", o.device, "where to compute")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app->add_option("--resize", o.resize, "resize filter (default: as the model's training data)")
+      ->check(CLI::IsMember({"bilinear", "nearest"}));
+  app->add_flag("--invert", o.invert, "invert grey levels (v -> 1 - v); default: on for models trained on Omniglot");
+  app->add_flag("--no-invert", o.no_invert, "do not invert grey levels")->excludes("--invert");
+  app->add_option("--mean", o.mean, "per-channel mean to subtract after scaling to [0,1]")->type_name("X");
+  app->add_option("--std", o.std, "per-channel std to divide by")->type_name("X");
+}
+
+}  // namespace
+
+Command add_predict_command(CLI::App& root) {
+  auto o = std::make_shared<PredictOptions>();
+  CLI::App* app = root.add_subcommand("predict", "Adapt a model to labelled support images, then classify query images");
+  add_common(app, *o);
+  app->add_option("--query,-q", o->query, "images to classify")->type_name("IMAGE");
+  app->add_flag("--json", o->json_lines, "one JSON object per query: file, label, probabilities");
+  app->footer(
+      "Preprocessing follows the model's training data when its run's state.json is beside it.\n"
+      "Example:\n"
+      "  mamlpp predict -m run/latest.maml --support a:a1.png b:b1.png c:c1.png d:d1.png e:e1.png --query x.png y.png");
+  return {app, [o] { return run_adapt_or_predict(*o, true); }};
+}
+
+Command add_adapt_command(CLI::App& root) {
+  auto o = std::make_shared<PredictOptions>();
+  CLI::App* app = root.add_subcommand(
+      "adapt", "Adapt a model to labelled support images and report the fit and the time (writes nothing)");
+  add_common(app, *o);
+  app->footer(
+      "Example:\n"
+      "  mamlpp adapt -m run/latest.maml --support-dir my_support/");
+  return {app, [o] { return run_adapt_or_predict(*o, false); }};
+}
+
+}  // namespace mamlpp::cli

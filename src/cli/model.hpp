@@ -1,0 +1,61 @@
+// Owning C++ wrappers over the C ABI's handles, with every status checked (errors.hpp). The CLI
+// is a client of libmamlpp's public header only; nothing here includes LibTorch.
+#pragma once
+
+#include <mamlpp/mamlpp.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mamlpp::cli {
+
+struct ModelDeleter {
+  void operator()(maml_model* m) const { maml_free(m); }
+};
+struct LearnerDeleter {
+  void operator()(maml_learner* l) const { maml_learner_free(l); }
+};
+using LearnerPtr = std::unique_ptr<maml_learner, LearnerDeleter>;
+
+// A libmamlpp model. Loading maps I/O and format failures to kExitModel with the path named.
+class Model {
+ public:
+  Model() = default;
+  static Model create(const maml_config& cfg);
+  static Model load(const std::string& path, int32_t device_type, int32_t device_index = 0);
+
+  maml_model* get() const { return handle_.get(); }
+  explicit operator bool() const { return handle_ != nullptr; }
+
+  maml_config config() const;
+  int64_t step() const;
+  std::string device_name() const;  // "cpu" or "cuda:0"
+  int64_t num_parameters() const;
+
+  // maml_save (atomic). Errors: kExitModel naming the path.
+  void save(const std::string& path) const;
+
+  // One task's learner. support_x holds n * C*H*W floats.
+  LearnerPtr adapt(const float* support_x, const int32_t* support_y, int32_t n) const;
+  // One learner per task of the batch (maml_adapt_tasks).
+  std::vector<LearnerPtr> adapt_tasks(const maml_tasks& batch) const;
+
+  // The LSLR table, row-major [tensor][step], with the tensor names.
+  void inner_lrs(std::vector<std::string>& names, int32_t& steps, std::vector<float>& rates) const;
+
+ private:
+  std::unique_ptr<maml_model, ModelDeleter> handle_;
+};
+
+// logits (n * n_way) for n examples; labels optional.
+void predict(const maml_learner* learner, const float* x, int32_t n, int32_t n_way,
+             std::vector<float>& logits);
+
+const char* device_type_name(int32_t device_type);       // "auto", "cpu", "cuda"
+const char* bn_stats_name(int32_t bn_stats);             // "running", ...
+const char* task_batching_name(int32_t task_batching);   // "auto", "loop", "batched"
+const char* dtype_name(int32_t dtype);                   // "float32", "float64"
+
+}  // namespace mamlpp::cli

@@ -1,0 +1,90 @@
+#include "cli/task_eval.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "cli/errors.hpp"
+#include "cli/stats.hpp"
+
+namespace mamlpp::cli {
+
+maml_tasks as_tasks(const data::MetaBatch& b) {
+  maml_tasks t{};
+  t.struct_size = sizeof(maml_tasks);
+  t.num_tasks = b.num_tasks;
+  t.support_size = b.support_size;
+  t.query_size = b.query_size;
+  t.support_x = b.support_x.data();
+  t.support_y = b.support_y.data();
+  t.query_x = b.query_x.data();
+  t.query_y = b.query_y.data();
+  return t;
+}
+
+ValScore validate(const Model& model, const data::EpisodeSampler& sampler, int64_t total, int32_t batch) {
+  const auto t0 = std::chrono::steady_clock::now();
+  ValScore v;
+  data::MetaBatch mb;
+  for (int64_t first = 0; first < total; first += batch) {
+    const auto count = static_cast<int32_t>(std::min<int64_t>(batch, total - first));
+    sampler.fill_tasks(first, count, mb);
+    const maml_tasks t = as_tasks(mb);
+    maml_metrics m{};
+    m.struct_size = sizeof(maml_metrics);
+    check(maml_evaluate(model.get(), &t, &m), "validation (maml_evaluate)");
+    v.loss += static_cast<double>(m.loss) * count;
+    v.accuracy += static_cast<double>(m.accuracy) * count;
+    v.tasks += count;
+  }
+  if (v.tasks > 0) {
+    v.loss /= static_cast<double>(v.tasks);
+    v.accuracy /= static_cast<double>(v.tasks);
+  }
+  v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return v;
+}
+
+TaskScores evaluate_tasks(const std::vector<const Model*>& models, const data::EpisodeSampler& sampler,
+                          int64_t total, int32_t batch, const std::function<void(int64_t)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  TaskScores s;
+  data::MetaBatch mb;
+  std::vector<float> sum, logits;
+  const int32_t n_way = sampler.options().n_way;
+  for (int64_t first = 0; first < total; first += batch) {
+    const auto count = static_cast<int32_t>(std::min<int64_t>(batch, total - first));
+    sampler.fill_tasks(first, count, mb);
+    const maml_tasks t = as_tasks(mb);
+    const size_t q = static_cast<size_t>(mb.query_size);
+    const size_t numel = static_cast<size_t>(mb.shape.numel());
+    sum.assign(static_cast<size_t>(count) * q * static_cast<size_t>(n_way), 0.0f);
+    for (const Model* model : models) {
+      const std::vector<LearnerPtr> learners = model->adapt_tasks(t);
+      for (int32_t k = 0; k < count; ++k) {
+        predict(learners[static_cast<size_t>(k)].get(), mb.query_x.data() + static_cast<size_t>(k) * q * numel,
+                mb.query_size, n_way, logits);
+        float* dst = sum.data() + static_cast<size_t>(k) * q * static_cast<size_t>(n_way);
+        for (size_t i = 0; i < logits.size(); ++i) dst[i] += logits[i];
+      }
+    }
+    const float inv = 1.0f / static_cast<float>(models.size());
+    for (float& x : sum) x *= inv;
+    for (int32_t k = 0; k < count; ++k) {
+      int64_t correct = 0;
+      double loss = 0;
+      for (size_t i = 0; i < q; ++i) {
+        const float* l = sum.data() + (static_cast<size_t>(k) * q + i) * static_cast<size_t>(n_way);
+        const int32_t y = mb.query_y[static_cast<size_t>(k) * q + i];
+        correct += argmax(l, n_way) == y ? 1 : 0;
+        loss += cross_entropy(l, n_way, y);
+      }
+      s.accuracy.push_back(static_cast<double>(correct) / static_cast<double>(q));
+      s.loss.push_back(loss / static_cast<double>(q));
+    }
+    if (progress) progress(first + count);
+  }
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+}  // namespace mamlpp::cli
