@@ -4,6 +4,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -62,6 +63,32 @@ bool same_state(const MetaLearner& a, const MetaLearner& b) {
 }
 
 }  // namespace
+
+TEST(Init, XavierUniformWeightsZeroBiasesUnitGammaAndInnerLr) {
+  Config c = small_config();
+  c.inner_lr = 0.25f;
+  const MetaLearner m(c);
+  for (const NamedTensor& t : m.state(false)) {
+    const at::Tensor& v = t.tensor;
+    if (t.name.find(".weight") != std::string::npos && t.name.rfind("lslr.", 0) != 0) {
+      // bound = sqrt(6 / (fan_in + fan_out)), the receptive field counted in both fans.
+      const int64_t receptive = v.dim() == 4 ? v.size(2) * v.size(3) : 1;
+      const double bound = std::sqrt(6.0 / static_cast<double>((v.size(0) + v.size(1)) * receptive));
+      EXPECT_LE(v.abs().max().item<double>(), bound) << t.name;
+      EXPECT_GT(v.abs().max().item<double>(), 0.8 * bound) << t.name << " looks too narrow";
+      EXPECT_NEAR(v.mean().item<double>(), 0.0, bound / 4) << t.name;
+    } else if (t.name.find(".bias") != std::string::npos && t.name.rfind("lslr.", 0) != 0) {
+      EXPECT_EQ(v.abs().max().item<double>(), 0.0) << t.name;
+    } else if (t.name.find(".gamma") != std::string::npos || t.name.find("running_var") != std::string::npos) {
+      EXPECT_TRUE(at::all(v == 1).item<bool>()) << t.name;
+    } else if (t.name.find(".beta") != std::string::npos || t.name.find("running_mean") != std::string::npos) {
+      EXPECT_TRUE(at::all(v == 0).item<bool>()) << t.name;
+    } else if (t.name.rfind("lslr.", 0) == 0) {
+      EXPECT_TRUE(at::all(v == 0.25f).item<bool>()) << t.name;
+      EXPECT_EQ(v.numel(), c.inner_steps);
+    }
+  }
+}
 
 TEST(MetaTrainStep, ChangesLslrBnRowsAndRunningStatistics) {
   Config c = small_config();

@@ -15,7 +15,7 @@ using namespace mamlpp;
 
 namespace {
 
-enum class Variant { MamlPlusPlus, PlainMaml };
+enum class Variant { MamlPlusPlus, PlainMaml, Strided };
 
 Config config_for(Variant v, bool second_order, BnStats bn) {
   Config c;
@@ -32,6 +32,7 @@ Config config_for(Variant v, bool second_order, BnStats bn) {
   c.dtype = DType::Float64;
   c.device_type = DeviceType::Cpu;
   c.seed = 5;
+  if (v == Variant::Strided) c.max_pool = false;  // stride-2 convs + global average pool
   if (v == Variant::PlainMaml) {
     c.learn_inner_lr = false;
     c.per_step_bn = false;
@@ -101,9 +102,11 @@ TEST_P(LoopVsBatched, SameMetaGradientsMetricsAndPredictions) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllModes, LoopVsBatched,
-    ::testing::Combine(::testing::Values(Variant::MamlPlusPlus, Variant::PlainMaml), ::testing::Bool(),
+    ::testing::Combine(::testing::Values(Variant::MamlPlusPlus, Variant::PlainMaml, Variant::Strided),
+                       ::testing::Bool(),
                        ::testing::Values(BnStats::Support, BnStats::Running, BnStats::Transductive)),
     [](const ::testing::TestParamInfo<LoopVsBatched::ParamType>& info) {
-      return std::string(std::get<0>(info.param) == Variant::MamlPlusPlus ? "MamlPlusPlus" : "PlainMaml") +
+      const Variant v = std::get<0>(info.param);
+      return std::string(v == Variant::MamlPlusPlus ? "MamlPlusPlus" : v == Variant::PlainMaml ? "PlainMaml" : "Strided") +
              (std::get<1>(info.param) ? "_SecondOrder_" : "_FirstOrder_") + to_string(std::get<2>(info.param));
     });
