@@ -232,9 +232,10 @@ typedef struct maml_config {
   int32_t reserved1;        /**< must be 0 (explicit padding a later version may use) */
 } maml_config;
 
-/** Fills *cfg with the defaults above and sets cfg->struct_size = sizeof(maml_config) of this
- *  header. Safe for any caller compiled against this header's version or a later one. NULL is
- *  ignored. Since 1.0. */
+/** Fills *cfg with the defaults above and sets cfg->struct_size. Writes sizeof(maml_config) as
+ *  this library knows it: right for programs built with the library's own header; code that must
+ *  keep working when the shared library is upgraded under it (bindings, plugins) should call
+ *  maml_config_init_sized(cfg, sizeof *cfg) instead. NULL is ignored. Since 1.0. */
 MAML_API void maml_config_init(maml_config* cfg);
 
 /** Like maml_config_init(), but writes only the first struct_size bytes: for bindings that mirror

@@ -15,11 +15,6 @@ using namespace mamlpp::capi;
 
 namespace {
 
-const MetaLearner& model_of(const maml_model* m) {
-  require_non_null(m, "model");
-  return *m->impl;
-}
-
 bool inference_only(int32_t flags) {
   if ((flags & ~MAML_SAVE_INFERENCE_ONLY) != 0)
     throw invalid_argument("unknown save flags " + std::to_string(flags));

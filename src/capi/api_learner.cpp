@@ -11,15 +11,6 @@
 using namespace mamlpp;
 using namespace mamlpp::capi;
 
-namespace {
-
-const MetaLearner& model_of(const maml_model* m) {
-  require_non_null(m, "model");
-  return *m->impl;
-}
-
-}  // namespace
-
 extern "C" {
 
 maml_status maml_adapt(const maml_model* model, const float* support_x, const int32_t* support_y,
@@ -51,23 +42,16 @@ maml_status maml_adapt_tasks(const maml_model* model, const maml_tasks* batch, m
       for (int32_t i = 0; i < batch->num_tasks; ++i) out[i] = nullptr;
     }
     const MetaLearner& m = model_of(model);
-    maml_tasks defaults{};
-    const maml_tasks b =
-        read_sized_struct(batch, defaults, sizeof(maml_tasks), "batch", "maml_tasks");
-    HostTasks h;
-    h.num_tasks = b.num_tasks;
-    h.support_size = b.support_size;
-    h.support_x = b.support_x;
-    h.support_y = b.support_y;
+    const HostTasks h = host_tasks(batch);  // the query fields are not read
     const TaskTensors t = to_task_tensors(m.config(), h, false, m.device(), m.dtype());
     std::vector<std::unique_ptr<maml_learner>> made;
     for (auto& l : m.adapt(t)) {
       made.push_back(std::make_unique<maml_learner>());
       made.back()->impl = std::move(l);
     }
-    if (made.size() != static_cast<size_t>(b.num_tasks))
+    if (made.size() != static_cast<size_t>(h.num_tasks))
       throw Error(ErrorKind::Internal, "adapt returned " + std::to_string(made.size()) +
-                                           " learners for " + std::to_string(b.num_tasks) + " tasks");
+                                           " learners for " + std::to_string(h.num_tasks) + " tasks");
     for (size_t i = 0; i < made.size(); ++i) out[i] = made[i].release();
   });
 }

@@ -11,27 +11,6 @@ using namespace mamlpp::capi;
 
 namespace {
 
-const MetaLearner& model_of(const maml_model* m) {
-  require_non_null(m, "model");
-  if (!m->impl) throw invalid_argument("model handle is empty");
-  return *m->impl;
-}
-
-HostTasks host_tasks(const maml_tasks* batch) {
-  maml_tasks defaults{};
-  const maml_tasks t =
-      read_sized_struct(batch, defaults, sizeof(maml_tasks), "batch", "maml_tasks");
-  HostTasks h;
-  h.num_tasks = t.num_tasks;
-  h.support_size = t.support_size;
-  h.query_size = t.query_size;
-  h.support_x = t.support_x;
-  h.support_y = t.support_y;
-  h.query_x = t.query_x;
-  h.query_y = t.query_y;
-  return h;
-}
-
 // Writes as much of the metrics as the caller's struct holds.
 void write_metrics(const Metrics& in, maml_metrics* out) {
   if (out == nullptr) return;
@@ -95,9 +74,8 @@ void maml_free(maml_model* model) { delete model; }
 
 maml_status maml_meta_train_step(maml_model* model, const maml_tasks* batch, maml_metrics* metrics) {
   return guarded([&] {
-    model_of(model);  // NULL and empty-handle checks
+    MetaLearner& m = model_of(model);
     check_metrics(metrics);
-    MetaLearner& m = *model->impl;
     const TaskTensors t = to_task_tensors(m.config(), host_tasks(batch), true, m.device(), m.dtype());
     write_metrics(m.meta_train_step(t), metrics);
   });

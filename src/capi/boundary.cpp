@@ -38,6 +38,27 @@ std::string first_line(const std::string& s) {
 }  // namespace
 
 void set_last_error(const std::string& message) { t_last_error = message; }
+
+MetaLearner& model_of(maml_model* model) {
+  require_non_null(model, "model");
+  if (!model->impl) throw invalid_argument("model handle is empty");
+  return *model->impl;
+}
+
+const MetaLearner& model_of(const maml_model* model) { return model_of(const_cast<maml_model*>(model)); }
+
+HostTasks host_tasks(const maml_tasks* batch) {
+  const maml_tasks t = read_sized_struct(batch, maml_tasks{}, sizeof(maml_tasks), "batch", "maml_tasks");
+  HostTasks h;
+  h.num_tasks = t.num_tasks;
+  h.support_size = t.support_size;
+  h.query_size = t.query_size;
+  h.support_x = t.support_x;
+  h.support_y = t.support_y;
+  h.query_x = t.query_x;
+  h.query_y = t.query_y;
+  return h;
+}
 void clear_last_error() { t_last_error.clear(); }
 
 maml_status status_from_current_exception() {

@@ -73,4 +73,11 @@ T read_sized_struct(const T* in, const T& defaults, size_t minimum_size, const c
   return out;
 }
 
+// The model behind a handle; Error(InvalidArgument) for NULL or an empty handle.
+const MetaLearner& model_of(const maml_model* model);
+MetaLearner& model_of(maml_model* model);
+
+// A caller's maml_tasks as the core's HostTasks (struct size checked, "batch" named in errors).
+HostTasks host_tasks(const maml_tasks* batch);
+
 }  // namespace mamlpp::capi

@@ -53,6 +53,8 @@ struct BenchOptions {
   std::vector<std::string> batching = {"loop", "batched"};  // add "auto" to see the choice
   std::string device = "auto";
   int32_t warmup = 1, iters = 2, adapt_iters = 5, predict_iters = 20, threads = 0;
+  int32_t batch_size = 0;            // 0 = each config's own B
+  std::string bn_stats = "support";  // the library's default
   bool first_order = false;
   bool in_process = false;
   std::string json_out;
@@ -68,7 +70,8 @@ double median(std::vector<double> v) {
   return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
-json run_one(const BenchOptions& o, const BenchConfig& bc, const std::string& batching) {
+json run_one(const BenchOptions& o, BenchConfig bc, const std::string& batching) {
+  if (o.batch_size > 0) bc.batch = o.batch_size;
   const double rss_start = current_rss_mib();
   maml_config cfg;
   maml_config_init(&cfg);
@@ -81,6 +84,9 @@ json run_one(const BenchOptions& o, const BenchConfig& bc, const std::string& ba
   cfg.first_order_epochs = 0;
   cfg.multi_step_loss = 1;
   cfg.task_batching = batching_value(batching);
+  cfg.bn_stats = o.bn_stats == "running" ? MAML_BN_RUNNING
+                 : o.bn_stats == "transductive" ? MAML_BN_TRANSDUCTIVE
+                                                 : MAML_BN_SUPPORT;
   cfg.device_type = o.device == "cpu" ? MAML_DEVICE_CPU : o.device == "cuda" ? MAML_DEVICE_CUDA : MAML_DEVICE_AUTO;
   cfg.num_threads = o.threads;
   const Model model = Model::create(cfg);
@@ -145,6 +151,7 @@ json run_one(const BenchOptions& o, const BenchConfig& bc, const std::string& ba
   r["num_filters"] = bc.filters;
   r["image"] = std::to_string(bc.channels) + "x" + std::to_string(bc.size) + "x" + std::to_string(bc.size);
   r["inner_steps"] = 5;
+  r["bn_stats"] = o.bn_stats;
   r["second_order"] = !o.first_order;
   r["warmup_steps"] = o.warmup;
   r["timed_steps"] = o.iters;
@@ -172,7 +179,8 @@ json run_child(const BenchOptions& o, const std::string& config, const std::stri
                                    config,     "--batching", batching,    "--device", o.device,
                                    "--warmup", std::to_string(o.warmup), "--iters", std::to_string(o.iters),
                                    "--adapt-iters", std::to_string(o.adapt_iters), "--predict-iters",
-                                   std::to_string(o.predict_iters), "--threads", std::to_string(o.threads)};
+                                   std::to_string(o.predict_iters), "--threads", std::to_string(o.threads),
+                                   "--batch-size", std::to_string(o.batch_size), "--bn-stats", o.bn_stats};
   if (o.first_order) args.push_back("--first-order");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -308,6 +316,11 @@ Command add_bench_command(CLI::App& root) {
   app->add_option("--adapt-iters", o->adapt_iters, "timed adaptations (median reported)")->capture_default_str();
   app->add_option("--predict-iters", o->predict_iters, "timed one-image predictions (median reported)")->capture_default_str();
   app->add_option("--threads", o->threads, "num_threads for the model (0 = all cores)")->capture_default_str();
+  app->add_option("--batch-size", o->batch_size, "tasks per meta-batch for every config (0 = each config's own B)")
+      ->capture_default_str();
+  app->add_option("--bn-stats", o->bn_stats, "bn_stats of the models")
+      ->check(CLI::IsMember({"support", "running", "transductive"}))
+      ->capture_default_str();
   app->add_flag("--first-order", o->first_order, "first-order meta-gradients (default: second order)");
   app->add_flag("--in-process", o->in_process, "run everything in this process (peak memory is then cumulative)");
   app->add_option("--json", o->json_out, "write all figures and machine info to this JSON file")->type_name("FILE");
