@@ -36,7 +36,6 @@ mod learner;
 mod model;
 
 use std::ffi::CStr;
-use std::sync::OnceLock;
 
 pub use config::{BnStats, Config, DeviceType, Dtype, TaskBatching};
 pub use error::{Error, Result, Status};
@@ -67,10 +66,9 @@ pub fn cuda_device_count() -> i32 {
     unsafe { sys::maml_cuda_device_count() }
 }
 
-/// Checks the linked library's ABI once per process; every constructor calls it.
+/// Checks the linked library's ABI; every constructor calls it (one cheap C call).
 pub fn ensure_abi() -> Result<()> {
-    static CHECKED: OnceLock<i32> = OnceLock::new();
-    let found = *CHECKED.get_or_init(abi_version);
+    let found = abi_version();
     if found == sys::MAMLPP_ABI_VERSION {
         Ok(())
     } else {

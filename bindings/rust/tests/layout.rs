@@ -1,7 +1,7 @@
 //! Checks the `#[repr(C)]` mirrors in `mamlpp::sys` against what a C compiler makes of the
 //! header: the JSON written by `tests/bindings/layout/mamlpp_layout` (format in its README).
 //! CTest sets `MAMLPP_LAYOUT_JSON` to that file; without it the test is skipped.
-use std::mem::{align_of, offset_of, size_of};
+use std::mem::{align_of, size_of};
 
 use mamlpp::sys;
 
@@ -183,10 +183,21 @@ fn field_size<S, F>(_: fn(&S) -> &F) -> usize {
     size_of::<F>()
 }
 
+/// The byte offset of a field (std's `offset_of!` needs Rust 1.77; Debian 12 ships 1.63).
+macro_rules! field_offset {
+    ($s:ty, $f:ident) => {{
+        let u = std::mem::MaybeUninit::<$s>::uninit();
+        let base = u.as_ptr();
+        // SAFETY: addr_of! computes the address without reading the uninitialised field.
+        let field = unsafe { std::ptr::addr_of!((*base).$f) };
+        field as *const u8 as usize - base as *const u8 as usize
+    }};
+}
+
 /// (name, offset, size) of every field of a Rust mirror.
 macro_rules! fields {
     ($s:ty; $($f:ident),+ $(,)?) => {
-        vec![$((stringify!($f), offset_of!($s, $f), field_size(|x: &$s| &x.$f))),+]
+        vec![$((stringify!($f), field_offset!($s, $f), field_size(|x: &$s| &x.$f))),+]
     };
 }
 
@@ -241,7 +252,10 @@ fn check_against(json: &Json) -> Vec<String> {
         problems.push("pointer size differs".into());
     }
     let structs = json.get("structs");
-    let Json::Obj(all) = structs else { panic!("no structs in the layout JSON") };
+    let all = match structs {
+        Json::Obj(all) => all,
+        _ => panic!("no structs in the layout JSON"),
+    };
     let ours = mirrors();
     for (name, _) in all {
         if !ours.iter().any(|m| m.name == name) {
@@ -309,9 +323,12 @@ fn json_parser() {
 
 #[test]
 fn mirrors_match_the_c_layout() {
-    let Some(path) = std::env::var_os("MAMLPP_LAYOUT_JSON").filter(|p| !p.is_empty()) else {
-        eprintln!("MAMLPP_LAYOUT_JSON unset: layout check skipped (CTest sets it)");
-        return;
+    let path = match std::env::var_os("MAMLPP_LAYOUT_JSON").filter(|p| !p.is_empty()) {
+        Some(path) => path,
+        None => {
+            eprintln!("MAMLPP_LAYOUT_JSON unset: layout check skipped (CTest sets it)");
+            return;
+        }
     };
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!("cannot read {path:?} ({e}); build the mamlpp_layout target first")
