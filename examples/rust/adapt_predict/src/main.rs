@@ -127,7 +127,10 @@ fn run(args: &[String]) -> Result<bool, Box<dyn Error>> {
     println!("accuracy {right}/{}", pred.labels.len());
 
     // Optionally: the C ABI's own results for the same model and task.
-    let Some(expected) = args.get(3) else { return Ok(true) };
+    let expected = match args.get(3) {
+        Some(expected) => expected,
+        None => return Ok(true),
+    };
     let rows = read_expected(expected)?;
     let mut ok = rows.len() == pred.labels.len();
     for (i, (label, logits)) in rows.iter().enumerate().take(pred.labels.len()) {
