@@ -30,16 +30,17 @@ namespace {
 
 // Query-pass logits at the adapted weights, normalised as bn_stats says. With support statistics
 // the support set rides along in the same forward pass and provides them.
+// `support_then_query` is [support; query] along the example dimension, built once per inner loop
+// for support statistics (undefined otherwise).
 at::Tensor query_logits(const Config& cfg, const MetaParams& meta, const TaskTensors& tasks,
-                        const std::vector<at::Tensor>& fast, int64_t row, bool training,
-                        BnObservation* observe) {
+                        const at::Tensor& support_then_query, const std::vector<at::Tensor>& fast,
+                        int64_t row, bool training, BnObservation* observe) {
   const bool detach = !training;
   if (cfg.bn_stats == BnStats::Support) {
     BnSpec spec = bn_spec(meta, row, BnMode::Reference, detach);
     const int64_t ns = tasks.support_x.size(1);
     spec.reference_rows = ns;
-    const at::Tensor both = at::cat({tasks.support_x, tasks.query_x}, 1);
-    return forward(cfg, both, fast, spec).narrow(1, ns, tasks.query_x.size(1));
+    return forward(cfg, support_then_query, fast, spec).narrow(1, ns, tasks.query_x.size(1));
   }
   // Running statistics normalise the query pass in training too, so that what meta-training
   // optimises is what prediction computes.
@@ -71,6 +72,9 @@ InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const Task
   }
   const at::Tensor lslr = opt.training ? meta.lslr : meta.lslr.detach();
 
+  const at::Tensor support_then_query = tasks.has_query() && cfg.bn_stats == BnStats::Support
+                                           ? at::cat({tasks.support_x, tasks.query_x}, 1)
+                                           : at::Tensor();
   at::Tensor weighted_loss;
   for (int32_t i = 0; i < opt.steps; ++i) {
     const int64_t row = bn_row(cfg, i);
@@ -115,7 +119,8 @@ InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const Task
     RowObservation query_obs{row, {}};
     const bool observe = opt.observe_running && cfg.bn_stats != BnStats::Support;
     const at::Tensor logits =
-        query_logits(cfg, meta, tasks, fast, row, opt.training, observe ? &query_obs.stats : nullptr);
+        query_logits(cfg, meta, tasks, support_then_query, fast, row, opt.training,
+                     observe ? &query_obs.stats : nullptr);
     if (observe) out.observations.push_back(std::move(query_obs));
     const at::Tensor loss = task_cross_entropy(logits, tasks.query_y);
     if (weight != 0.0) weighted_loss = weighted_loss.defined() ? weighted_loss + weight * loss : weight * loss;
