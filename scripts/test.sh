@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 jobs=${MAMLPP_JOBS:-2}
 
 bash scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMAMLPP_BUILD_TESTS=ON -DMAMLPP_BUILD_CLI=ON -DMAMLPP_BUILD_EXAMPLES=ON
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
