@@ -30,6 +30,11 @@ cmake -S "$root" -B "$build" "${opts[@]}" >"$out/configure.log" 2>&1 || {
 cmake --build "$build" -j"$(nproc)" >"$out/build.log" 2>&1 || {
   log "build failed (see build.log)"; grep -m20 -E 'error' "$out/build.log"; exit 4; }
 log "configured and built in $(( $(date +%s) - start )) s"
+if grep -q '^MAMLPP_HAVE_CUDA_MEMORY_STATS:INTERNAL=1' "$build/CMakeCache.txt"; then
+  log "GPU memory statistics: on (maml_cuda_memory, the bench's dev MiB column)"
+else
+  log "GPU memory statistics: OFF, the allocator probe failed (see CMakeFiles/CMakeError.log or configure.log)"
+fi
 
 # Tests on CUDA: the C ABI and core tests read MAMLPP_TEST_DEVICE.
 export MAMLPP_TEST_DEVICE=cuda

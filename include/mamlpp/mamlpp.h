@@ -332,6 +332,19 @@ MAML_API maml_status maml_num_parameters(const maml_model* model, int64_t* out);
 /** How many CUDA devices LibTorch sees (0 on CPU-only builds or machines). Since 1.0. */
 MAML_API int32_t maml_cuda_device_count(void);
 
+/** GPU memory held by live tensors on CUDA device device_index, as LibTorch's caching allocator
+ *  counts it: *current_bytes now, and *peak_bytes, the most since the process started or since the
+ *  last reset. Process-wide: every model, learner and anything else in the process that uses
+ *  LibTorch counts; the allocator's cached free blocks and the CUDA context do not. A non-zero
+ *  reset_peak starts a new peak window at the current level after reading, so that a caller can
+ *  measure the peak of one piece of work. Either output may be NULL.
+ *  Threading: any thread; a reset affects every thread's later reads.
+ *  Errors: MAML_E_INVALID_ARGUMENT (device_index < 0), MAML_E_DEVICE (no such GPU, which includes
+ *  every CPU-only build), MAML_E_UNSUPPORTED (a CUDA LibTorch whose allocator statistics this build
+ *  could not compile against). Since 1.0. */
+MAML_API maml_status maml_cuda_memory(int32_t device_index, int32_t reset_peak,
+                                      int64_t* current_bytes, int64_t* peak_bytes);
+
 /* ============================================================================================ */
 /* Few-shot adaptation and prediction                                                            */
 /* ============================================================================================ */

@@ -129,6 +129,17 @@ int32_t maml_cuda_device_count(void) {
   }
 }
 
+maml_status maml_cuda_memory(int32_t device_index, int32_t reset_peak, int64_t* current_bytes,
+                             int64_t* peak_bytes) {
+  return guarded([&] {
+    if (device_index < 0)
+      throw invalid_argument("device_index is " + std::to_string(device_index) + ", expected >= 0");
+    const DeviceMemory m = cuda_memory(device_index, reset_peak != 0);
+    if (current_bytes) *current_bytes = m.current_bytes;
+    if (peak_bytes) *peak_bytes = m.peak_bytes;
+  });
+}
+
 maml_status maml_inner_lr_shape(const maml_model* model, int32_t* num_tensors, int32_t* num_steps) {
   return guarded([&] {
     const MetaLearner& m = model_of(model);

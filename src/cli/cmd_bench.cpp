@@ -73,6 +73,9 @@ double median(std::vector<double> v) {
 json run_one(const BenchOptions& o, BenchConfig bc, const std::string& batching) {
   if (o.batch_size > 0) bc.batch = o.batch_size;
   const double rss_start = current_rss_mib();
+  // GPU memory: start this run's peak window (a fresh child's window starts at zero anyway).
+  const bool gpu = o.device != "cpu" && maml_cuda_device_count() > 0;
+  if (gpu) check(maml_cuda_memory(0, 1, nullptr, nullptr), "maml_cuda_memory");
   maml_config cfg;
   maml_config_init(&cfg);
   cfg.n_way = bc.n_way;
@@ -165,6 +168,13 @@ json run_one(const BenchOptions& o, BenchConfig bc, const std::string& batching)
   r["predict_one_ms_median"] = median(predict_ms);
   r["peak_rss_mib"] = peak_rss_mib();
   r["start_rss_mib"] = rss_start;
+  // On the CPU the device's memory is the host's: peak_rss_mib covers it.
+  r["peak_device_mib"] = nullptr;
+  if (gpu && model.device_name() != "cpu") {
+    int64_t peak = 0;
+    check(maml_cuda_memory(0, 0, nullptr, &peak), "maml_cuda_memory");
+    r["peak_device_mib"] = static_cast<double>(peak) / (1024.0 * 1024.0);
+  }
   return r;
 }
 
@@ -208,8 +218,8 @@ json run_child(const BenchOptions& o, const std::string& config, const std::stri
 }
 
 void print_header() {
-  std::printf("%-15s %-8s %-7s %8s %8s %8s %11s %9s %10s %8s\n", "config", "batching", "device", "steps/s", "s/step",
-              "tasks/s", "query img/s", "adapt ms", "predict ms", "peak MiB");
+  std::printf("%-15s %-8s %-7s %8s %8s %8s %11s %9s %10s %8s %8s\n", "config", "batching", "device", "steps/s",
+              "s/step", "tasks/s", "query img/s", "adapt ms", "predict ms", "peak MiB", "dev MiB");
   std::fflush(stdout);
 }
 
@@ -218,12 +228,14 @@ void print_row(const json& r) {
     std::printf("%-15s %-8s failed: %s\n", r.value("config", "?").c_str(), r.value("task_batching", "?").c_str(),
                 r.value("error", "?").c_str());
   } else {
-    std::printf("%-15s %-8s %-7s %8.3f %8.2f %8.2f %11.1f %9.1f %10.2f %8.0f\n", r["config"].get<std::string>().c_str(),
+    const json& dev = r["peak_device_mib"];
+    const std::string dev_mib = dev.is_number() ? std::to_string(static_cast<long long>(dev.get<double>() + 0.5)) : "-";
+    std::printf("%-15s %-8s %-7s %8.3f %8.2f %8.2f %11.1f %9.1f %10.2f %8.0f %8s\n", r["config"].get<std::string>().c_str(),
                 r["task_batching"].get<std::string>().c_str(), r["device"].get<std::string>().c_str(),
                 r["steps_per_second"].get<double>(), r["seconds_per_step"].get<double>(),
                 r["tasks_per_second"].get<double>(), r["query_images_per_second"].get<double>(),
                 r["adapt_ms_median"].get<double>(), r["predict_one_ms_median"].get<double>(),
-                r["peak_rss_mib"].get<double>());
+                r["peak_rss_mib"].get<double>(), dev_mib.c_str());
   }
   std::fflush(stdout);
 }
@@ -271,7 +283,7 @@ int run_bench(const BenchOptions& o) {
     }
   }
   std::printf("(steps/s: meta-train steps; query img/s = B * N * Q per second; adapt: one task's support set, 5 steps; "
-              "predict: one image; peak: max resident memory of %s)\n",
+              "predict: one image; peak: max resident memory of %s; dev: peak GPU memory held by tensors, '-' on the CPU)\n",
               o.in_process ? "this process so far" : "each run's own process");
   if (!o.json_out.empty()) {
     json j = {{"machine",

@@ -1,4 +1,4 @@
-// Resolving MAML_DEVICE_* requests to a LibTorch device.
+// Devices: resolving MAML_DEVICE_* requests to a LibTorch device, and what a GPU's memory holds.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -12,6 +12,19 @@ namespace mamlpp {
 at::Device resolve_device(DeviceType type, int32_t index);
 
 int32_t cuda_device_count();
+
+// Bytes held by live tensors in LibTorch's CUDA caching allocator on one device: process-wide (every
+// model and anything else in the process using LibTorch), without the allocator's cached free blocks
+// or the CUDA context. The peak is since the process started or the last reset.
+struct DeviceMemory {
+  int64_t current_bytes = 0;
+  int64_t peak_bytes = 0;
+};
+
+// Reads the counters, then (reset_peak) starts a new peak window at the current level.
+// No such GPU -> Error(Device); a CUDA build whose allocator API the probe in CMake could not
+// compile against -> Error(Unsupported).
+DeviceMemory cuda_memory(int32_t index, bool reset_peak);
 
 inline at::ScalarType scalar_type(DType d) { return d == DType::Float64 ? at::kDouble : at::kFloat; }
 

@@ -183,6 +183,45 @@ static void test_create_cuda_without_gpu(void** state) {
   maml_free(m);
 }
 
+/* maml_cuda_memory: argument and device errors everywhere; on a GPU (scripts/gpu-check.sh), the
+ * counters follow a model's allocations, a training step's peak and a reset. */
+static void test_cuda_memory(void** state) {
+  int64_t current = -7, peak = -7, before = 0, after_create = 0, after_free = 0;
+  maml_config c;
+  maml_model* m;
+  test_batch b;
+  (void)state;
+  assert_error(maml_cuda_memory(-1, 0, &current, &peak), MAML_E_INVALID_ARGUMENT, "device_index");
+  assert_error(maml_cuda_memory(maml_cuda_device_count(), 0, &current, &peak), MAML_E_DEVICE, "CUDA");
+  assert_true(current == -7 && peak == -7); /* outputs untouched on error */
+  if (maml_cuda_device_count() == 0) skip();
+
+  assert_ok(maml_cuda_memory(0, 1, NULL, NULL)); /* NULL outputs are allowed */
+  assert_ok(maml_cuda_memory(0, 1, &before, NULL));
+  small_config(&c);
+  c.device_type = MAML_DEVICE_CUDA;
+  m = new_model(&c);
+  assert_ok(maml_cuda_memory(0, 0, &after_create, &peak));
+  assert_true(after_create > before); /* the meta-parameters and Adam moments live on the GPU */
+  assert_true(peak >= after_create);
+
+  /* A second-order step holds its graph, well above what stays allocated afterwards. */
+  b = make_batch(2, 1, 2, 21);
+  assert_ok(maml_cuda_memory(0, 1, NULL, NULL));
+  assert_ok(maml_meta_train_step(m, &b.t, NULL));
+  assert_ok(maml_cuda_memory(0, 0, &current, &peak));
+  assert_true(peak > current);
+  assert_true(peak > after_create);
+  /* A reset starts the window at the current level. */
+  assert_ok(maml_cuda_memory(0, 1, NULL, NULL));
+  assert_ok(maml_cuda_memory(0, 0, &current, &peak));
+  assert_true(peak == current);
+  free_batch(&b);
+  maml_free(m);
+  assert_ok(maml_cuda_memory(0, 0, &after_free, NULL));
+  assert_true(after_free < after_create);
+}
+
 /* ---- queries -------------------------------------------------------------------------------- */
 
 static void test_get_config_round_trip(void** state) {
@@ -706,6 +745,7 @@ int main(void) {
       cmocka_unit_test(test_create_rejects_nonsense_configs),
       cmocka_unit_test(test_create_larger_struct),
       cmocka_unit_test(test_create_cuda_without_gpu),
+      cmocka_unit_test(test_cuda_memory),
       cmocka_unit_test(test_create_is_deterministic),
       cmocka_unit_test(test_get_config_round_trip),
       cmocka_unit_test(test_model_queries),

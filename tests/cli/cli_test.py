@@ -598,6 +598,11 @@ def test_bench_short():
     check(j["machine"]["cpu_model"] and j["machine"]["hardware_threads"] >= 1, "machine info")
     r = j["results"][0]
     check(r["steps_per_second"] > 0 and r["adapt_ms_median"] > 0 and r["peak_rss_mib"] > 0, "figures: %r" % r)
+    # GPU memory is reported where the run was on a GPU, and is null (not zero) on the CPU.
+    if r["device"] == "cpu":
+        check("peak_device_mib" in r and r["peak_device_mib"] is None, "peak_device_mib on the CPU: %r" % r)
+    else:
+        check(r["peak_device_mib"] > 0, "peak_device_mib on %s: %r" % (r["device"], r))
 
 
 def main():
