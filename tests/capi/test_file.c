@@ -87,7 +87,9 @@ static void test_file_round_trip(void** state) {
   snapshot original;
   int64_t step = -1;
   maml_config a, b;
+  int32_t device = -1; /* CPU, or CUDA under scripts/gpu-check.sh: loaded where it was saved */
   (void)state;
+  assert_ok(maml_get_device(m, &device, NULL));
   path_in_dir(path, sizeof path, "model.maml");
   assert_ok(maml_save(m, path));
   assert_no_error();
@@ -99,7 +101,7 @@ static void test_file_round_trip(void** state) {
   assert_int_equal(buf_size, file_size);
   assert_memory_equal(buf, file, file_size);
 
-  assert_ok(maml_load(path, MAML_DEVICE_CPU, 0, &loaded));
+  assert_ok(maml_load(path, device, 0, &loaded));
   assert_no_error();
   assert_non_null(loaded);
   assert_true(loaded != BOGUS_MODEL);
@@ -116,7 +118,7 @@ static void test_file_round_trip(void** state) {
   assert_true(a.inner_lr == b.inner_lr);
   assert_true(a.meta_lr == b.meta_lr);
   assert_true(a.seed == b.seed);
-  assert_int_equal(b.device_type, MAML_DEVICE_CPU);
+  assert_int_equal(b.device_type, device);
   /* Everything survived: saving the loaded model gives the same bytes... */
   assert_true(snapshot_equals(loaded, &original));
   /* ...adapting gives bitwise identical predictions... */
@@ -148,7 +150,7 @@ static void test_file_round_trip(void** state) {
 
   /* The buffer loads too, and saving over an existing file replaces it. */
   loaded = BOGUS_MODEL;
-  assert_ok(maml_load_buffer(buf, buf_size, MAML_DEVICE_CPU, 0, &loaded));
+  assert_ok(maml_load_buffer(buf, buf_size, device, 0, &loaded));
   assert_true(snapshot_equals(loaded, &original));
   assert_ok(maml_save(m, path)); /* m trained three more steps */
   free(file);
@@ -175,6 +177,59 @@ static void test_load_auto_device(void** state) {
   maml_free(loaded);
   maml_buffer_free(buf);
   maml_free(m);
+}
+
+/* A file saved on a GPU loads on the CPU and the reverse (runs where a GPU is visible, i.e. under
+ * scripts/gpu-check.sh). The config in the file records the device, so bytes are compared after a
+ * round trip back to the first device; across devices, predictions agree to float tolerance. */
+static void test_load_across_devices(void** state) {
+  maml_config c;
+  maml_model *m, *other = NULL, *back = NULL;
+  void *first = NULL, *moved = NULL, *again = NULL;
+  size_t first_size = 0, moved_size = 0, again_size = 0;
+  int32_t type = -1, from;
+  (void)state;
+  if (maml_cuda_device_count() == 0) skip();
+  small_config(&c);
+  for (from = MAML_DEVICE_CPU; from <= MAML_DEVICE_CUDA; ++from) {
+    const int32_t to = from == MAML_DEVICE_CPU ? MAML_DEVICE_CUDA : MAML_DEVICE_CPU;
+    test_batch t = make_batch(1, 2, 3, 778);
+    maml_learner *la = NULL, *lb = NULL;
+    float pa[T_WAY * 3 * T_WAY], pb[T_WAY * 3 * T_WAY];
+    int i;
+    c.device_type = from;
+    m = new_model(&c);
+    for (i = 0; i < 2; ++i) {
+      test_batch b = make_batch(2, 1, 2, 700 + (uint64_t)i);
+      assert_ok(maml_meta_train_step(m, &b.t, NULL));
+      free_batch(&b);
+    }
+    assert_ok(maml_save_buffer(m, &first, &first_size));
+    assert_ok(maml_load_buffer(first, first_size, to, 0, &other));
+    assert_ok(maml_get_device(other, &type, NULL));
+    assert_int_equal(type, to);
+    /* Back on the first device, the file is byte for byte the first one. */
+    assert_ok(maml_save_buffer(other, &moved, &moved_size));
+    assert_ok(maml_load_buffer(moved, moved_size, from, 0, &back));
+    assert_ok(maml_save_buffer(back, &again, &again_size));
+    assert_int_equal(again_size, first_size);
+    assert_memory_equal(again, first, first_size);
+    /* The moved model adapts and predicts like the original, up to the devices' arithmetic. */
+    assert_ok(maml_adapt(m, t.support_x, t.support_y, t.t.support_size, &la));
+    assert_ok(maml_adapt(other, t.support_x, t.support_y, t.t.support_size, &lb));
+    assert_ok(maml_predict(la, t.query_x, t.t.query_size, pa, NULL));
+    assert_ok(maml_predict(lb, t.query_x, t.t.query_size, pb, NULL));
+    for (i = 0; i < t.t.query_size * T_WAY; ++i) assert_true(fabsf(pa[i] - pb[i]) <= 1e-3f + 1e-3f * fabsf(pa[i]));
+    maml_learner_free(la);
+    maml_learner_free(lb);
+    free_batch(&t);
+    maml_buffer_free(first);
+    maml_buffer_free(moved);
+    maml_buffer_free(again);
+    maml_free(back);
+    maml_free(other);
+    maml_free(m);
+  }
 }
 
 static void test_inference_only(void** state) {
@@ -391,6 +446,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_file_round_trip),
       cmocka_unit_test(test_load_auto_device),
+      cmocka_unit_test(test_load_across_devices),
       cmocka_unit_test(test_inference_only),
       cmocka_unit_test(test_save_errors),
       cmocka_unit_test(test_load_errors),
