@@ -62,6 +62,21 @@ func LibraryABIVersion() int { return int(C.maml_abi_version()) }
 // CUDADeviceCount is how many CUDA devices the library sees (0 on CPU-only builds or machines).
 func CUDADeviceCount() int { return int(C.maml_cuda_device_count()) }
 
+// CUDAMemory is the GPU memory held by LibTorch tensors on one CUDA device, for the whole process:
+// now, and the peak since start or the last reset; resetPeak starts a new window after reading
+// (maml_cuda_memory). ErrDevice where there is no such GPU (every CPU-only build).
+func CUDAMemory(deviceIndex int, resetPeak bool) (currentBytes, peakBytes int64, err error) {
+	var current, peak C.int64_t
+	reset := C.int32_t(0)
+	if resetPeak {
+		reset = 1
+	}
+	err = call(func() C.maml_status {
+		return C.maml_cuda_memory(C.int32_t(deviceIndex), reset, &current, &peak)
+	})
+	return int64(current), int64(peak), err
+}
+
 // Status is a maml_status code. Values are frozen by the ABI.
 type Status int32
 

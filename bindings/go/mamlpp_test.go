@@ -139,6 +139,25 @@ func TestVersions(t *testing.T) {
 	}
 }
 
+func TestCUDAMemory(t *testing.T) {
+	_, _, err := mamlpp.CUDAMemory(-1, false)
+	wantStatus(t, err, mamlpp.ErrInvalidArgument)
+	_, _, err = mamlpp.CUDAMemory(mamlpp.CUDADeviceCount(), false)
+	wantStatus(t, err, mamlpp.ErrDevice)
+	if !strings.Contains(err.Error(), "CUDA") {
+		t.Fatal(err)
+	}
+	if mamlpp.CUDADeviceCount() > 0 {
+		current, peak := int64(0), int64(0)
+		if current, peak, err = mamlpp.CUDAMemory(0, true); err != nil || current < 0 || peak < current {
+			t.Fatal(current, peak, err)
+		}
+		if c, p, err := mamlpp.CUDAMemory(0, false); err != nil || c != current || p != current {
+			t.Fatal(c, p, err)
+		}
+	}
+}
+
 func TestDefaultConfig(t *testing.T) {
 	c := mamlpp.DefaultConfig()
 	if c.NWay != 5 || c.ImageChannels != 1 || c.ImageHeight != 28 || c.NumStages != 4 ||

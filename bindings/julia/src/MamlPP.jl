@@ -29,7 +29,7 @@ using Libdl
 export Config, Model, Learner, Metrics, MamlError,
        meta_train_step!, evaluate, adapt, adapt_tasks, predict, save, to_bytes,
        load_model, model_from_bytes, get_config, get_step, device, num_parameters, n_way,
-       inner_lrs, library_version, abi_version, cuda_device_count, status_string
+       inner_lrs, library_version, abi_version, cuda_device_count, cuda_memory, status_string
 
 "The MAMLPP_ABI_VERSION of the header this binding mirrors."
 const ABI_VERSION = Int32(1)
@@ -212,6 +212,20 @@ abi_version() = ccall((:maml_abi_version, libmamlpp), Int32, ())
 
 "How many CUDA devices LibTorch sees (`maml_cuda_device_count`)."
 cuda_device_count() = ccall((:maml_cuda_device_count, libmamlpp), Int32, ())
+
+"""
+    cuda_memory(device_index = 0; reset_peak = false) -> (current_bytes, peak_bytes)
+
+GPU memory held by LibTorch tensors on one CUDA device, for the whole process; the peak is since
+start or the last reset, and `reset_peak` starts a new window after reading (`maml_cuda_memory`).
+Throws a `MamlError` with `MAML_E_DEVICE` where there is no such GPU (every CPU-only build).
+"""
+function cuda_memory(device_index::Integer = 0; reset_peak::Bool = false)
+    current, peak = Ref{Int64}(0), Ref{Int64}(0)
+    check(ccall((:maml_cuda_memory, libmamlpp), Int32, (Int32, Int32, Ptr{Int64}, Ptr{Int64}),
+                device_index, reset_peak ? 1 : 0, current, peak), :maml_cuda_memory)
+    return (current[], peak[])
+end
 
 # ----------------------------------------------------------------------------------------------
 # Config

@@ -24,6 +24,17 @@ labels(num_tasks, per_task) = Int32[(i - 1) % N_WAY for i in 1:per_task, _ in 1:
         @test MamlPP.status_string(MamlPP.MAML_E_FORMAT) == "MAML_E_FORMAT"
         @test !isempty(library_version())
         @test cuda_device_count() >= 0
+        e = try
+            cuda_memory(cuda_device_count()); nothing
+        catch err
+            err
+        end
+        @test e isa MamlError && e.status == MamlPP.MAML_E_DEVICE
+        if cuda_device_count() > 0
+            current, peak = cuda_memory(0; reset_peak = true)
+            @test 0 <= current <= peak
+            @test cuda_memory(0) == (current, current)
+        end
     end
 
     @testset "struct layout" begin

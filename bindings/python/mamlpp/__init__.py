@@ -21,6 +21,8 @@ search (``libmamlpp.so.1``); importing fails with ImportError if it is missing o
 is not :data:`ABI_VERSION`.
 """
 
+import ctypes
+
 from . import _native
 from ._buffers import HAVE_NUMPY
 from ._native import (
@@ -85,6 +87,17 @@ def cuda_device_count():
     return _native.lib.maml_cuda_device_count()
 
 
+def cuda_memory(device_index=0, reset_peak=False):
+    """``(current_bytes, peak_bytes)``: GPU memory held by LibTorch tensors on one CUDA device, for
+    the whole process; the peak since start or the last reset, which ``reset_peak=True`` starts
+    anew after reading (``maml_cuda_memory``). Raises :class:`DeviceError` where there is no such
+    GPU (every CPU-only build)."""
+    current, peak = ctypes.c_int64(), ctypes.c_int64()
+    _native.lib.maml_cuda_memory(int(device_index), 1 if reset_peak else 0, ctypes.byref(current),
+                                 ctypes.byref(peak))
+    return current.value, peak.value
+
+
 def status_string(status):
     """The constant's name for a status, e.g. ``"MAML_E_IO"`` (``maml_status_string``)."""
     return _native.lib.maml_status_string(int(status)).decode("ascii")
@@ -92,7 +105,7 @@ def status_string(status):
 
 __all__ = [
     "ABI_VERSION", "HAVE_NUMPY", "library_path", "version", "version_number", "abi_version",
-    "cuda_device_count", "status_string", "parse_device",
+    "cuda_device_count", "cuda_memory", "status_string", "parse_device",
     "Config", "Model", "Learner", "Metrics", "Prediction",
     "MamlError", "InvalidArgumentError", "MamlIOError", "FormatError", "DeviceError",
     "OutOfMemoryError", "NumericalError", "UnsupportedError", "InternalError",

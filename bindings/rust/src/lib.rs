@@ -66,6 +66,18 @@ pub fn cuda_device_count() -> i32 {
     unsafe { sys::maml_cuda_device_count() }
 }
 
+/// `(current_bytes, peak_bytes)` of GPU memory held by LibTorch tensors on one CUDA device, for
+/// the whole process; the peak is since start or the last reset, and `reset_peak` starts a new
+/// window after reading (`maml_cuda_memory`). `Status::Device` where there is no such GPU.
+pub fn cuda_memory(device_index: i32, reset_peak: bool) -> Result<(i64, i64)> {
+    let (mut current, mut peak) = (0i64, 0i64);
+    // SAFETY: two valid out-pointers for the duration of the call.
+    error::check(unsafe {
+        sys::maml_cuda_memory(device_index, i32::from(reset_peak), &mut current, &mut peak)
+    })?;
+    Ok((current, peak))
+}
+
 /// Checks the linked library's ABI; every constructor calls it (one cheap C call).
 pub fn ensure_abi() -> Result<()> {
     let found = abi_version();

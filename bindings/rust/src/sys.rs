@@ -167,6 +167,12 @@ extern "C" {
     ) -> maml_status;
     pub fn maml_num_parameters(model: *const maml_model, out: *mut i64) -> maml_status;
     pub fn maml_cuda_device_count() -> i32;
+    pub fn maml_cuda_memory(
+        device_index: i32,
+        reset_peak: i32,
+        current_bytes: *mut i64,
+        peak_bytes: *mut i64,
+    ) -> maml_status;
 
     // Adaptation and prediction
     pub fn maml_adapt(

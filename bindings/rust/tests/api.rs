@@ -29,6 +29,19 @@ fn versions() {
 }
 
 #[test]
+fn cuda_memory_errors_and_counters() {
+    assert_eq!(mamlpp::cuda_memory(-1, false).unwrap_err().status, Status::InvalidArgument);
+    let e = mamlpp::cuda_memory(mamlpp::cuda_device_count(), false).unwrap_err();
+    assert_eq!(e.status, Status::Device);
+    assert!(e.message.contains("CUDA"), "{}", e.message);
+    if mamlpp::cuda_device_count() > 0 {
+        let (current, peak) = mamlpp::cuda_memory(0, true).unwrap();
+        assert!(0 <= current && current <= peak);
+        assert_eq!(mamlpp::cuda_memory(0, false).unwrap(), (current, current));
+    }
+}
+
+#[test]
 fn config_defaults_are_the_papers() {
     let c = Config::default();
     assert_eq!((c.n_way, c.image_channels, c.image_height, c.image_width), (5, 1, 28, 28));

@@ -42,6 +42,17 @@ class LibraryTest(unittest.TestCase):
         self.assertEqual(mamlpp.version_number(), major * 10000 + minor * 100 + patch)
         self.assertGreaterEqual(mamlpp.cuda_device_count(), 0)
 
+    def test_cuda_memory(self):
+        with self.assertRaises(mamlpp.InvalidArgumentError):
+            mamlpp.cuda_memory(-1)
+        with self.assertRaises(mamlpp.DeviceError) as cm:
+            mamlpp.cuda_memory(mamlpp.cuda_device_count())
+        self.assertIn("CUDA", str(cm.exception))
+        if mamlpp.cuda_device_count() > 0:
+            current, peak = mamlpp.cuda_memory(0, reset_peak=True)
+            self.assertTrue(0 <= current <= peak)
+            self.assertEqual(mamlpp.cuda_memory(0), (current, current))
+
     def test_status_strings(self):
         self.assertEqual(mamlpp.status_string(0), "MAML_OK")
         self.assertEqual(mamlpp.status_string(mamlpp.E_FORMAT), "MAML_E_FORMAT")
