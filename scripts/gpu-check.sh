@@ -50,6 +50,12 @@ if [ -x "$cli" ]; then
   "$cli" bench --device cuda --json "$out/bench-cuda.json" >"$out/bench-cuda.txt" 2>&1
   log "bench on CUDA: exit $? in $(( $(date +%s) - start )) s"
   cat "$out/bench-cuda.txt"
+  # What deterministic cuDNN costs (docs/DECISIONS.md): the same, letting cuDNN pick any algorithm.
+  start=$(date +%s)
+  MAMLPP_CUDNN_DETERMINISTIC=0 "$cli" bench --device cuda --configs omniglot-5w1s,omniglot-20w1s \
+    --json "$out/bench-cuda-nondeterministic.json" >"$out/bench-cuda-nondeterministic.txt" 2>&1
+  log "bench on CUDA, nondeterministic cuDNN: exit $? in $(( $(date +%s) - start )) s"
+  cat "$out/bench-cuda-nondeterministic.txt"
 else
   log "the mamlpp command was not built (missing CLI11/libzip?): no benchmark"
 fi

@@ -76,6 +76,9 @@
  *    maml_inner_lr_*, maml_num_parameters, maml_save*) may run from many threads at once while
  *    no training step runs. For one maml_learner, every call but maml_learner_free may run from
  *    many threads at once. The library takes no locks for you across those rules.
+ *  - GPU. A model on CUDA turns on two process-wide LibTorch switches: cuDNN autotuning, and
+ *    deterministic cuDNN algorithms, so that a seed reproduces a run on the GPU as on the CPU
+ *    (set MAMLPP_CUDNN_DETERMINISTIC=0 in the environment to allow nondeterministic ones).
  *  - Versions. Bumping MAMLPP_ABI_VERSION means a binary-incompatible change and a new SONAME
  *    (libmamlpp.so.<ABI>). Compare maml_abi_version() with MAMLPP_ABI_VERSION at start-up.
  */

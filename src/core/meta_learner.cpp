@@ -3,7 +3,9 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
+#include <string>
 #include <utility>
 
 #include "core/device.hpp"
@@ -15,8 +17,15 @@ namespace mamlpp {
 
 MetaLearner::MetaLearner(const Config& cfg, at::Device device)
     : cfg_(cfg), layout_(make_layout(cfg)), device_(device), dtype_(scalar_type(cfg.dtype)) {
-  // Shapes repeat every step: let cuDNN find its fastest algorithms once (a process-wide switch).
-  if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  // Shapes repeat every step: let cuDNN find its fastest algorithms once, among the deterministic
+  // ones, so that on the GPU as on the CPU a seed reproduces a run and training resumed from a
+  // file equals training never stopped. Both are process-wide switches; MAMLPP_CUDNN_DETERMINISTIC=0
+  // in the environment trades that for cuDNN's nondeterministic algorithms (docs/DECISIONS.md).
+  if (device_.is_cuda()) {
+    const char* det = std::getenv("MAMLPP_CUDNN_DETERMINISTIC");
+    at::globalContext().setBenchmarkCuDNN(true);
+    at::globalContext().setDeterministicCuDNN(det == nullptr || std::string(det) != "0");
+  }
 }
 
 namespace {
