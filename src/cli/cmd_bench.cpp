@@ -73,9 +73,10 @@ double median(std::vector<double> v) {
 json run_one(const BenchOptions& o, BenchConfig bc, const std::string& batching) {
   if (o.batch_size > 0) bc.batch = o.batch_size;
   const double rss_start = current_rss_mib();
-  // GPU memory: start this run's peak window (a fresh child's window starts at zero anyway).
-  const bool gpu = o.device != "cpu" && maml_cuda_device_count() > 0;
-  if (gpu) check(maml_cuda_memory(0, 1, nullptr, nullptr), "maml_cuda_memory");
+  // GPU memory: start this run's peak window (a fresh child's window starts at zero anyway). A
+  // library built without the allocator statistics (MAML_E_UNSUPPORTED) reports none.
+  const bool gpu = o.device != "cpu" && maml_cuda_device_count() > 0 &&
+                   maml_cuda_memory(0, 1, nullptr, nullptr) == MAML_OK;
   maml_config cfg;
   maml_config_init(&cfg);
   cfg.n_way = bc.n_way;
@@ -170,11 +171,9 @@ json run_one(const BenchOptions& o, BenchConfig bc, const std::string& batching)
   r["start_rss_mib"] = rss_start;
   // On the CPU the device's memory is the host's: peak_rss_mib covers it.
   r["peak_device_mib"] = nullptr;
-  if (gpu && model.device_name() != "cpu") {
-    int64_t peak = 0;
-    check(maml_cuda_memory(0, 0, nullptr, &peak), "maml_cuda_memory");
+  int64_t peak = 0;
+  if (gpu && model.device_name() != "cpu" && maml_cuda_memory(0, 0, nullptr, &peak) == MAML_OK)
     r["peak_device_mib"] = static_cast<double>(peak) / (1024.0 * 1024.0);
-  }
   return r;
 }
 
