@@ -62,19 +62,23 @@ static maml_model* trained_model(void) {
   return m;
 }
 
+/* Adapts m to the support set of one task (2 shots) and writes the logits of its 3 queries per
+ * class to logits[T_WAY * 3 * T_WAY]. */
+static void adapt_and_predict(const maml_model* m, float* logits) {
+  test_batch t = make_batch(1, 2, 3, 777);
+  maml_learner* l = NULL;
+  assert_ok(maml_adapt(m, t.support_x, t.support_y, t.t.support_size, &l));
+  assert_ok(maml_predict(l, t.query_x, t.t.query_size, logits, NULL));
+  maml_learner_free(l);
+  free_batch(&t);
+}
+
 /* Adapts a and b to the same support set; their logits must be bitwise identical. */
 static void assert_same_predictions(const maml_model* a, const maml_model* b) {
-  test_batch t = make_batch(1, 2, 3, 777);
-  maml_learner *la = NULL, *lb = NULL;
   float pa[T_WAY * 3 * T_WAY], pb[T_WAY * 3 * T_WAY];
-  assert_ok(maml_adapt(a, t.support_x, t.support_y, t.t.support_size, &la));
-  assert_ok(maml_adapt(b, t.support_x, t.support_y, t.t.support_size, &lb));
-  assert_ok(maml_predict(la, t.query_x, t.t.query_size, pa, NULL));
-  assert_ok(maml_predict(lb, t.query_x, t.t.query_size, pb, NULL));
-  assert_memory_equal(pa, pb, sizeof(float) * (size_t)(t.t.query_size * T_WAY));
-  maml_learner_free(la);
-  maml_learner_free(lb);
-  free_batch(&t);
+  adapt_and_predict(a, pa);
+  adapt_and_predict(b, pb);
+  assert_memory_equal(pa, pb, sizeof pa);
 }
 
 static void test_file_round_trip(void** state) {
@@ -193,8 +197,6 @@ static void test_load_across_devices(void** state) {
   small_config(&c);
   for (from = MAML_DEVICE_CPU; from <= MAML_DEVICE_CUDA; ++from) {
     const int32_t to = from == MAML_DEVICE_CPU ? MAML_DEVICE_CUDA : MAML_DEVICE_CPU;
-    test_batch t = make_batch(1, 2, 3, 778);
-    maml_learner *la = NULL, *lb = NULL;
     float pa[T_WAY * 3 * T_WAY], pb[T_WAY * 3 * T_WAY];
     int i;
     c.device_type = from;
@@ -215,14 +217,9 @@ static void test_load_across_devices(void** state) {
     assert_int_equal(again_size, first_size);
     assert_memory_equal(again, first, first_size);
     /* The moved model adapts and predicts like the original, up to the devices' arithmetic. */
-    assert_ok(maml_adapt(m, t.support_x, t.support_y, t.t.support_size, &la));
-    assert_ok(maml_adapt(other, t.support_x, t.support_y, t.t.support_size, &lb));
-    assert_ok(maml_predict(la, t.query_x, t.t.query_size, pa, NULL));
-    assert_ok(maml_predict(lb, t.query_x, t.t.query_size, pb, NULL));
-    for (i = 0; i < t.t.query_size * T_WAY; ++i) assert_true(fabsf(pa[i] - pb[i]) <= 1e-3f + 1e-3f * fabsf(pa[i]));
-    maml_learner_free(la);
-    maml_learner_free(lb);
-    free_batch(&t);
+    adapt_and_predict(m, pa);
+    adapt_and_predict(other, pb);
+    for (i = 0; i < T_WAY * 3 * T_WAY; ++i) assert_true(fabsf(pa[i] - pb[i]) <= 1e-3f + 1e-3f * fabsf(pa[i]));
     maml_buffer_free(first);
     maml_buffer_free(moved);
     maml_buffer_free(again);
