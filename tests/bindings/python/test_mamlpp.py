@@ -421,8 +421,8 @@ class ErrorTest(unittest.TestCase):
         self.assertIn("/nonexistent/dir/x.maml", cm.exception.message)
 
 
-class InputTypesTest(unittest.TestCase):
-    """Every accepted array-like gives the same result as array.array('f')."""
+class AdaptedFixture(unittest.TestCase):
+    """A tiny model adapted to 3 images, 2 query images and their reference prediction."""
 
     @classmethod
     def setUpClass(cls):
@@ -435,6 +435,10 @@ class InputTypesTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.learner.close()
         cls.model.close()
+
+
+class InputTypesTest(AdaptedFixture):
+    """Every accepted array-like gives the same result as array.array('f')."""
 
     def check(self, x):
         labels, logits = self.learner.predict(x)
@@ -471,18 +475,7 @@ class InputTypesTest(unittest.TestCase):
 
 
 @unittest.skipIf(np is None, "numpy is not importable in this interpreter")
-class NumpyTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.model = mamlpp.Model(tiny_config())
-        cls.learner = cls.model.adapt(images(3), [0, 1, 2])
-        cls.q = images(2, seed=21)
-        cls.ref = cls.learner.predict(cls.q)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.learner.close()
-        cls.model.close()
+class NumpyTest(AdaptedFixture):
 
     def test_numpy_in_numpy_out(self):
         x = np.array(self.q, dtype=np.float32).reshape(2, C, H, W)
