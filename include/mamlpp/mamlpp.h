@@ -111,7 +111,12 @@ extern "C" {
 #define MAMLPP_VERSION_MAJOR 1
 #define MAMLPP_VERSION_MINOR 0
 #define MAMLPP_VERSION_PATCH 0
-#define MAMLPP_VERSION_STRING "1.0.0"
+#define MAMLPP_STRINGIFY_(x) #x
+#define MAMLPP_STRINGIFY(x) MAMLPP_STRINGIFY_(x)
+/** "major.minor.patch", built from the three numbers above (held only there). */
+#define MAMLPP_VERSION_STRING                                                                      \
+  MAMLPP_STRINGIFY(MAMLPP_VERSION_MAJOR) "." MAMLPP_STRINGIFY(MAMLPP_VERSION_MINOR) "."           \
+      MAMLPP_STRINGIFY(MAMLPP_VERSION_PATCH)
 /** Encoded as major*10000 + minor*100 + patch. */
 #define MAMLPP_VERSION_NUMBER \
   (MAMLPP_VERSION_MAJOR * 10000 + MAMLPP_VERSION_MINOR * 100 + MAMLPP_VERSION_PATCH)

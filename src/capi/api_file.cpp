@@ -6,7 +6,7 @@
 
 #include "capi/boundary.hpp"
 #include "core/device.hpp"
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "io/file.hpp"
 #include "io/model_file.hpp"
 

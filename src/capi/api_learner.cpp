@@ -6,7 +6,7 @@
 
 #include "capi/boundary.hpp"
 #include "capi/config_convert.hpp"
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 using namespace mamlpp;
 using namespace mamlpp::capi;

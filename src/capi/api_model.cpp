@@ -4,7 +4,7 @@
 #include "capi/boundary.hpp"
 #include "capi/config_convert.hpp"
 #include "core/device.hpp"
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 using namespace mamlpp;
 using namespace mamlpp::capi;

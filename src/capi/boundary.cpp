@@ -4,7 +4,7 @@
 
 #include <new>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 namespace mamlpp::capi {
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "core/learner.hpp"
 #include "core/meta_learner.hpp"
 #include "mamlpp/mamlpp.h"

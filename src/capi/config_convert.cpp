@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 namespace mamlpp::capi {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 #ifdef MAMLPP_CUDA_MEMORY_STATS
 #include <c10/cuda/CUDACachingAllocator.h>

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "core/device.hpp"
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "core/parallel.hpp"
 #include "core/schedules.hpp"
 

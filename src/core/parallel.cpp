@@ -3,9 +3,9 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <exception>
 #include <thread>
-#include <vector>
+
+#include "common/parallel.hpp"
 
 namespace mamlpp {
 
@@ -20,21 +20,7 @@ int task_workers(const Config& cfg, at::Device device, int64_t tasks) {
 }
 
 void run_parts(int parts, const std::function<void(int)>& fn) {
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
-  auto run = [&](int part) {
-    try {
-      fn(part);
-    } catch (...) {
-      errors[static_cast<size_t>(part)] = std::current_exception();
-    }
-  };
-  std::vector<std::thread> threads;
-  threads.reserve(static_cast<size_t>(parts > 1 ? parts - 1 : 0));
-  for (int p = 1; p < parts; ++p) threads.emplace_back(run, p);
-  run(0);
-  for (std::thread& t : threads) t.join();
-  for (const std::exception_ptr& e : errors)
-    if (e) std::rethrow_exception(e);
+  parallel_for(parts, parts, [&](int64_t part, int32_t) { fn(static_cast<int>(part)); });
 }
 
 void part_range(int64_t tasks, int parts, int part, int64_t& first, int64_t& count) {

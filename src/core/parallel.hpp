@@ -15,8 +15,8 @@ namespace mamlpp {
 // own intra-op pool leaves idle; always 1 on a GPU (one stream does the work).
 int task_workers(const Config& cfg, at::Device device, int64_t tasks);
 
-// Runs fn(part) for every part in [0, parts), part 0 on the calling thread and the others on
-// their own threads; waits for all, then rethrows the first exception any of them threw.
+// Runs fn(part) for every part in [0, parts) on up to `parts` threads, the calling thread included
+// (common/parallel.hpp); waits for all, then rethrows the first exception any of them threw.
 void run_parts(int parts, const std::function<void(int)>& fn);
 
 // The contiguous share [first, first + count) of `tasks` tasks that `part` of `parts` gets.

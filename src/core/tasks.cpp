@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 namespace mamlpp {
 

@@ -3,7 +3,7 @@
 #include <cassert>
 #include <utility>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 namespace mamlpp::data {
 

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 namespace mamlpp::data {
 

@@ -1,6 +1,6 @@
 #include "data/image_decode.hpp"
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 namespace mamlpp::data {
 

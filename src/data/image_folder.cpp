@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "data/file_bytes.hpp"
 #include "data/image_decode.hpp"
-#include "data/parallel.hpp"
+#include "common/parallel.hpp"
 
 namespace fs = std::filesystem;
 

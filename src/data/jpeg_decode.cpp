@@ -9,7 +9,7 @@
 
 #include <jpeglib.h>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "data/image_decode.hpp"
 
 namespace mamlpp::data {

@@ -5,10 +5,10 @@
 #include <map>
 #include <memory>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "data/file_bytes.hpp"
 #include "data/image_decode.hpp"
-#include "data/parallel.hpp"
+#include "common/parallel.hpp"
 #include "data/zip_archive.hpp"
 
 namespace mamlpp::data {

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "data/image_decode.hpp"
 
 namespace mamlpp::data {

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <utility>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 namespace mamlpp::data {
 

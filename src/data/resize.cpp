@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 namespace mamlpp::data {
 namespace {

@@ -5,7 +5,7 @@
 #include <numeric>
 #include <set>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "data/rng.hpp"
 #include "data/rotate.hpp"
 

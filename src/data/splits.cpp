@@ -7,7 +7,7 @@
 #include <random>
 #include <set>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 namespace mamlpp::data {
 namespace {

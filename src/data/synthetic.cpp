@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <vector>
 
-#include "core/error.hpp"
-#include "data/parallel.hpp"
+#include "common/error.hpp"
+#include "common/parallel.hpp"
 #include "data/rng.hpp"
 
 namespace mamlpp::data {

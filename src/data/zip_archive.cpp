@@ -4,7 +4,7 @@
 
 #include <utility>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "data/file_bytes.hpp"
 
 namespace mamlpp::data {

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "io/strict_json.hpp"
 #include "io/text.hpp"
 

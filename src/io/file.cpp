@@ -9,7 +9,7 @@
 #include <cstring>
 #include <random>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 namespace mamlpp::io {
 

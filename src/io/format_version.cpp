@@ -1,6 +1,6 @@
 #include "io/format_version.hpp"
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "io/text.hpp"
 
 namespace mamlpp::io {

@@ -6,12 +6,12 @@
 #include <optional>
 #include <set>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
+#include "common/version.hpp"
 #include "io/config_json.hpp"
 #include "io/format_version.hpp"
 #include "io/safetensors.hpp"
 #include "io/text.hpp"
-#include "mamlpp/mamlpp.h"
 
 namespace mamlpp::io {
 
@@ -191,7 +191,7 @@ std::vector<uint8_t> encode_model_file(const ModelFile& file) {
   }
   md["format"] = kFormatName;
   md["format_version"] = to_string(kFormatVersion);
-  md["library_version"] = MAMLPP_VERSION_STRING;
+  md["library_version"] = kLibraryVersion;
   md["config"] = config_to_json(file.config);
   md["step"] = std::to_string(file.step);
   md["has_optimizer"] = file.has_optimizer ? "true" : "false";

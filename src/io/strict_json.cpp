@@ -3,7 +3,7 @@
 #include <set>
 #include <vector>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "io/text.hpp"
 
 namespace mamlpp::io {

@@ -23,7 +23,7 @@ start=$(date +%s)
 cmake -S "$src" -B "$build" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DMAMLPP_SANITIZE="$sanitize" \
-  -DMAMLPP_BUILD_CLI=OFF -DMAMLPP_BUILD_EXAMPLES=OFF -DMAMLPP_BUILD_BENCH=OFF \
+  -DMAMLPP_BUILD_CLI=OFF -DMAMLPP_BUILD_EXAMPLES=OFF \
   -DMAMLPP_BUILD_TESTS=ON
 
 cmake --build "$build" -j "$jobs" --target capi_tests

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "core/meta_learner.hpp"
 
 using namespace mamlpp;

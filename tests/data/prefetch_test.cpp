@@ -5,7 +5,7 @@
 #include <memory>
 #include <thread>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "data/prefetch.hpp"
 #include "data/splits.hpp"
 #include "data/synthetic.hpp"

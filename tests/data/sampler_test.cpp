@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "data/rotate.hpp"
 #include "data/sampler.hpp"
 #include "data/splits.hpp"

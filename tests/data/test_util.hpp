@@ -17,7 +17,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/error.hpp"
+#include "common/error.hpp"
 
 namespace mamlpp::data::test {
 

@@ -21,7 +21,7 @@ work=$root/tests/fuzz/corpus-work  # ignored by git
 cmake -S "$root" -B "$build" \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DMAMLPP_FUZZ=ON -DMAMLPP_BUILD_TESTS=OFF -DMAMLPP_BUILD_CLI=OFF \
-  -DMAMLPP_BUILD_EXAMPLES=OFF -DMAMLPP_BUILD_BENCH=OFF >/dev/null
+  -DMAMLPP_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$build" -j"${JOBS:-2}" --target "$target" fuzz_make_corpus
 
 if [[ "${MAMLPP_FUZZ_REGEN:-0}" == 1 || ! -d "$corpus" || -z "$(ls -A "$corpus" 2>/dev/null)" ]]; then

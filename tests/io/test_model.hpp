@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "core/config.hpp"
-#include "core/error.hpp"
+#include "common/error.hpp"
 #include "io/model_file.hpp"
 #include "io/safetensors.hpp"
 

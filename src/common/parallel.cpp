@@ -1,13 +1,22 @@
-#include "data/parallel.hpp"
+#include "common/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
-namespace mamlpp::data {
+namespace mamlpp {
+
+namespace {
+std::atomic<int> g_thread_start_limit{-1};
+}  // namespace
+
+namespace testing {
+void set_thread_start_limit(int limit) { g_thread_start_limit = limit; }
+}  // namespace testing
 
 int32_t resolve_threads(int32_t requested, int64_t work) {
   int64_t t = requested > 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
@@ -15,6 +24,7 @@ int32_t resolve_threads(int32_t requested, int64_t work) {
 }
 
 void parallel_for(int64_t n, int32_t threads, const std::function<void(int64_t, int32_t)>& body) {
+  if (n <= 0) return;
   threads = resolve_threads(threads, n);
   std::atomic<int64_t> next{0};
   std::atomic<bool> failed{false};
@@ -31,22 +41,20 @@ void parallel_for(int64_t n, int32_t threads, const std::function<void(int64_t, 
       }
     }
   };
-  if (threads == 1) {
-    run(0);
-  } else {
-    std::vector<std::thread> pool;
-    pool.reserve(threads - 1);
+  std::vector<std::thread> pool;
+  pool.reserve(static_cast<size_t>(threads - 1));
+  const int limit = g_thread_start_limit.load();
+  for (int32_t w = 1; w < threads; ++w) {
+    if (limit >= 0 && w > limit) break;
     try {
-      for (int32_t w = 1; w < threads; ++w) pool.emplace_back(run, w);
-    } catch (...) {  // could not start a thread: stop the others before unwinding
-      failed = true;
-      for (auto& t : pool) t.join();
-      throw;
+      pool.emplace_back(run, w);
+    } catch (const std::system_error&) {
+      break;  // at the process's thread limit: the threads already running share the rest
     }
-    run(0);
-    for (auto& t : pool) t.join();
   }
+  run(0);
+  for (std::thread& t : pool) t.join();
   if (error) std::rethrow_exception(error);
 }
 
-}  // namespace mamlpp::data
+}  // namespace mamlpp
