@@ -6,8 +6,15 @@
  * adapts it to a new task from a handful of labelled examples and predicts. This header is the
  * whole contract: plain C99, usable from C++, and from any language with a C FFI.
  *
+ * The header reads from simple to advanced:
+ *   1. Versions and errors
+ *   2. Load, adapt, predict, free: what a product that ships a trained file needs
+ *   3. Training: configuration, create, meta-train, evaluate
+ *   4. Files: save to a path or to memory
+ *   5. Diagnostics: what the model learned (LSLR), devices, memory
+ *
  * ---------------------------------------------------------------------------------------------
- * A complete example (error handling shortened to one macro):
+ * The embedding path (error handling shortened to one macro):
  *
  *   #include <mamlpp/mamlpp.h>
  *   #include <stdio.h>
@@ -17,40 +24,36 @@
  *     } while (0)
  *
  *   int main(void) {
+ *     maml_model* model = NULL;
+ *     CHECK(maml_load("omniglot.maml", MAML_DEVICE_AUTO, 0, &model));
+ *     maml_learner* learner = NULL;
+ *     CHECK(maml_adapt(model, support_x, support_y, 5, &learner));  // 5 labelled examples
+ *     int32_t labels[10];
+ *     CHECK(maml_predict(learner, new_x, 10, NULL, labels));
+ *     maml_learner_free(learner);
+ *     maml_free(model);
+ *     return 0;
+ *   }
+ *
+ * Meta-training the file in the first place:
+ *
  *     maml_config cfg;
  *     maml_config_init(&cfg);            // MAML++ Omniglot 5-way 1-shot defaults
  *     cfg.num_filters = 32;              // change what you need
- *
  *     maml_model* model = NULL;
  *     CHECK(maml_create(&cfg, &model));
- *
  *     // One meta-batch: num_tasks tasks, each with support_size + query_size images of
  *     // C x H x W floats (NCHW, host memory) and int32 labels in [0, n_way).
  *     maml_tasks batch = { sizeof(maml_tasks) };
  *     batch.num_tasks = 8; batch.support_size = 5; batch.query_size = 5;
  *     batch.support_x = my_support_x; batch.support_y = my_support_y;
  *     batch.query_x = my_query_x;     batch.query_y = my_query_y;
- *
  *     maml_metrics metrics = { sizeof(maml_metrics) };
  *     for (int it = 0; it < 1000; ++it) {
  *       fill_next_meta_batch(&batch);    // yours: an episode sampler
  *       CHECK(maml_meta_train_step(model, &batch, &metrics));
  *     }
  *     CHECK(maml_save(model, "omniglot.maml"));
- *
- *     // Later, maybe in another program: load, adapt to 5 labelled examples, predict.
- *     maml_model* loaded = NULL;
- *     CHECK(maml_load("omniglot.maml", MAML_DEVICE_AUTO, 0, &loaded));
- *     maml_learner* learner = NULL;
- *     CHECK(maml_adapt(loaded, support_x, support_y, 5, &learner));
- *     int32_t labels[10];
- *     CHECK(maml_predict(learner, new_x, 10, NULL, labels));
- *
- *     maml_learner_free(learner);
- *     maml_free(loaded);
- *     maml_free(model);
- *     return 0;
- *   }
  *
  * ---------------------------------------------------------------------------------------------
  * Conventions (the same for every call):
@@ -64,10 +67,13 @@
  *    what it keeps). Arrays passed out are allocated by the caller, except maml_save_buffer's,
  *    which is released with maml_buffer_free. Output handles are always the last argument.
  *  - Structs begin with uint32_t struct_size, which the caller sets to sizeof(the struct) (the
- *    init calls do it). Structs only ever grow at the end; fields a caller's smaller struct lacks
- *    take their defaults. Fields are plain integers and floats (booleans are int32_t 0/1). Structs
- *    have no implicit padding: fields named reserved* are the padding, must be 0 on input (a
- *    non-zero value is MAML_E_UNSUPPORTED: it may be a later version's field) and are 0 on output.
+ *    init calls and the `{ sizeof(...) }` initialisers do it). Structs only ever grow at the end:
+ *    a program built against an older header passes its smaller struct_size, fields it lacks take
+ *    their defaults, and the library never reads or writes a byte past struct_size. The sizes of
+ *    the 1.0 structs are frozen (maml_config 136, maml_tasks 48, maml_metrics 40 bytes). Fields
+ *    are plain integers and floats (booleans are int32_t 0/1). Structs have no implicit padding:
+ *    fields named reserved* are the padding, must be 0 on input (a non-zero value is
+ *    MAML_E_UNSUPPORTED: it may be a later version's field) and are 0 on output.
  *  - Data. Images are float32 in NCHW order (example, channel, row, column); labels are int32 in
  *    [0, n_way). NaN or infinite inputs are refused with MAML_E_NUMERICAL.
  *  - Threads. All calls are thread-safe for different handles. For one maml_model, the one call
@@ -76,10 +82,9 @@
  *    maml_inner_lr_*, maml_num_parameters, maml_save*) may run from many threads at once while
  *    no training step runs. For one maml_learner, every call but maml_learner_free may run from
  *    many threads at once. The library takes no locks for you across those rules.
- *  - GPU. A model on CUDA turns on two process-wide LibTorch switches: cuDNN autotuning, and
- *    deterministic cuDNN algorithms, so that a seed reproduces a run on the GPU as on the CPU
- *    (set MAMLPP_CUDNN_DETERMINISTIC=0 in the environment to allow nondeterministic ones).
- *  - Versions. Bumping MAMLPP_ABI_VERSION means a binary-incompatible change and a new SONAME
+ *  - Versions. "Since 1.x" says which release added a call or field. Calls marked EXPERIMENTAL
+ *    rest on LibTorch internals: they keep their signature within ABI 1, but what they report may
+ *    change. Bumping MAMLPP_ABI_VERSION means a binary-incompatible change and a new SONAME
  *    (libmamlpp.so.<ABI>). Compare maml_abi_version() with MAMLPP_ABI_VERSION at start-up.
  */
 #ifndef MAMLPP_MAMLPP_H
@@ -105,11 +110,11 @@ extern "C" {
 #endif
 
 /* ============================================================================================ */
-/* Versions                                                                                      */
+/* 1. Versions and errors                                                                        */
 /* ============================================================================================ */
 
 #define MAMLPP_VERSION_MAJOR 1
-#define MAMLPP_VERSION_MINOR 0
+#define MAMLPP_VERSION_MINOR 1
 #define MAMLPP_VERSION_PATCH 0
 #define MAMLPP_STRINGIFY_(x) #x
 #define MAMLPP_STRINGIFY(x) MAMLPP_STRINGIFY_(x)
@@ -131,23 +136,19 @@ MAML_API int32_t maml_version_number(void);
  *  MAMLPP_ABI_VERSION it was compiled with. Since 1.0. */
 MAML_API int32_t maml_abi_version(void);
 
-/* ============================================================================================ */
-/* Status codes and errors                                                                       */
-/* ============================================================================================ */
-
 /** The result of every fallible call. Values are frozen. */
 typedef int32_t maml_status;
 
 #define MAML_OK 0
 /** A NULL pointer, a size <= 0, a label outside [0, n_way), a config that makes no sense. */
 #define MAML_E_INVALID_ARGUMENT (-1)
-/** A file could not be opened, read, written, synced or renamed. */
+/** A file could not be opened, read, written, synced or renamed, or is not a regular file. */
 #define MAML_E_IO (-2)
 /** A file or buffer is not a valid meta-initialisation (corrupt, truncated, newer major). */
 #define MAML_E_FORMAT (-3)
 /** The requested device does not exist (e.g. CUDA without a GPU) or tensors live elsewhere. */
 #define MAML_E_DEVICE (-4)
-/** Host or device memory ran out. */
+/** Host or device memory ran out, or the request would need more than the documented limits. */
 #define MAML_E_OUT_OF_MEMORY (-5)
 /** NaN or infinity in an input, a loss or a gradient. Nothing was changed. */
 #define MAML_E_NUMERICAL (-6)
@@ -164,13 +165,81 @@ MAML_API const char* maml_last_error(void);
 MAML_API const char* maml_status_string(maml_status status);
 
 /* ============================================================================================ */
-/* Constants for config fields                                                                   */
+/* 2. Load, adapt, predict, free                                                                 */
 /* ============================================================================================ */
 
-/* maml_config.device_type, maml_load*(device_type) */
+/** A meta-learner: meta-parameters, LSLR table, per-step BN, Adam state and step counter. */
+typedef struct maml_model maml_model;
+/** A model adapted to one task: fast weights (and support statistics). Independent of the model
+ *  it came from: freeing the model does not invalidate it. */
+typedef struct maml_learner maml_learner;
+/** The configuration of a model (section 3). */
+typedef struct maml_config maml_config;
+/** A meta-batch of tasks (section 3). */
+typedef struct maml_tasks maml_tasks;
+/** What a training or evaluation call measured (section 3). */
+typedef struct maml_metrics maml_metrics;
+
+/* Devices: maml_load*(device_type), maml_config.device_type */
 #define MAML_DEVICE_AUTO 0 /**< CUDA when LibTorch sees a GPU, else CPU. */
 #define MAML_DEVICE_CPU 1
 #define MAML_DEVICE_CUDA 2
+
+/** Loads a model saved by maml_save onto the given device (MAML_DEVICE_*; a file saved on CUDA
+ *  loads on CPU and the reverse). Only regular files are read: a directory, FIFO or device is
+ *  refused without reading from it. A model loaded from an inference-only file can be trained:
+ *  its Adam moments and bias correction start afresh, while the schedules (MSL, DA, cosine)
+ *  continue from the saved step. *out receives the handle, NULL on error. Errors:
+ *  MAML_E_INVALID_ARGUMENT, MAML_E_IO (cannot read, not a regular file), MAML_E_FORMAT
+ *  (malformed, or a newer major format version), MAML_E_DEVICE. Since 1.0. */
+MAML_API maml_status maml_load(const char* path, int32_t device_type, int32_t device_index,
+                               maml_model** out);
+
+/** maml_load from size bytes at data (read during the call only). An empty or short buffer is a
+ *  malformed file: MAML_E_FORMAT, like an empty file on disk. Since 1.0. */
+MAML_API maml_status maml_load_buffer(const void* data, size_t size, int32_t device_type,
+                                      int32_t device_index, maml_model** out);
+
+/** Adapts the model to one task from n_support labelled examples (support_x: n_support*C*H*W
+ *  floats; support_y: n_support labels in [0, n_way)), taking eval_inner_steps inner steps with
+ *  the learned rates. The model is not changed. The support set need not cover every class: a
+ *  class without examples keeps only what the meta-initialisation says about it. *out receives
+ *  a new learner (free it with maml_learner_free), NULL on error. Threading: may run on one
+ *  model from many threads at once. Errors: MAML_E_INVALID_ARGUMENT, MAML_E_NUMERICAL,
+ *  MAML_E_OUT_OF_MEMORY. Since 1.0. */
+MAML_API maml_status maml_adapt(const maml_model* model, const float* support_x,
+                                const int32_t* support_y, int32_t n_support, maml_learner** out);
+
+/** Classifies n examples (x: n*C*H*W floats). logits (n*n_way floats) and labels (n ints) are
+ *  caller-allocated; either may be NULL. With bn_stats RUNNING or SUPPORT each example's result is
+ *  independent of the others in the call. Threading: may run on one learner from many threads at
+ *  once. Errors: MAML_E_INVALID_ARGUMENT, MAML_E_NUMERICAL, MAML_E_OUT_OF_MEMORY. Since 1.0. */
+MAML_API maml_status maml_predict(const maml_learner* learner, const float* x, int32_t n,
+                                  float* logits, int32_t* labels);
+
+/** Adapts num_tasks tasks at once (batch->support_*; the query fields are ignored: neither read
+ *  nor checked) and writes one new learner per task into out[0..num_tasks). All or nothing: on
+ *  error every out[i] is NULL. Uses the task-batched inner loop when the model's task_batching
+ *  selects it. Since 1.0. */
+MAML_API maml_status maml_adapt_tasks(const maml_model* model, const maml_tasks* batch,
+                                      maml_learner** out);
+
+/** The number of classes a learner predicts. Since 1.0. */
+MAML_API maml_status maml_learner_n_way(const maml_learner* learner, int32_t* out);
+
+/** The config of the model a learner was adapted from (image shape, n_way, ...) into *out
+ *  (out->struct_size must be set). Since 1.0. */
+MAML_API maml_status maml_learner_get_config(const maml_learner* learner, maml_config* out);
+
+/** Frees a learner. NULL is a no-op. Since 1.0. */
+MAML_API void maml_learner_free(maml_learner* learner);
+
+/** Frees a model. NULL is a no-op. Learners adapted from it stay valid. Since 1.0. */
+MAML_API void maml_free(maml_model* model);
+
+/* ============================================================================================ */
+/* 3. Training: configuration, create, meta-train, evaluate                                      */
+/* ============================================================================================ */
 
 /* maml_config.bn_stats: the statistics batch norm normalises query examples and predictions
  * with. Inner-loop (support) passes always use the support set's own statistics. */
@@ -189,31 +258,28 @@ MAML_API const char* maml_status_string(maml_status status);
 #define MAML_DTYPE_FLOAT32 0
 #define MAML_DTYPE_FLOAT64 1
 
-/* ============================================================================================ */
-/* Configuration                                                                                 */
-/* ============================================================================================ */
-
 /** Everything that defines a model and its meta-training. maml_config_init() fills the MAML++
  *  defaults for Omniglot 5-way 1-shot (the paper's values); every MAML++ component is a switch
  *  and switching all of them off gives plain second-order MAML (Finn et al. 2017):
  *  learn_inner_lr = 0, per_step_bn = 0, multi_step_loss = 0, first_order_epochs = 0,
- *  meta_lr_min = meta_lr, bn_stats = MAML_BN_TRANSDUCTIVE. */
-typedef struct maml_config {
+ *  meta_lr_min = meta_lr, bn_stats = MAML_BN_TRANSDUCTIVE.
+ *  maml_create refuses a field outside its range with MAML_E_INVALID_ARGUMENT naming it. */
+struct maml_config {
   uint32_t struct_size;     /**< sizeof(maml_config) */
   /* task and images */
-  int32_t n_way;            /**< classes per task, N (5) */
-  int32_t image_channels;   /**< C (1) */
-  int32_t image_height;     /**< H (28) */
-  int32_t image_width;      /**< W (28) */
+  int32_t n_way;            /**< classes per task, N (5); [2, 100000] */
+  int32_t image_channels;   /**< C (1); [1, 4096] */
+  int32_t image_height;     /**< H (28); [1, 8192] */
+  int32_t image_width;      /**< W (28); [1, 8192] */
   /* backbone: num_stages x [3x3 conv -> BN -> LeakyReLU -> 2x2 max-pool] -> linear */
-  int32_t num_stages;       /**< conv blocks (4) */
-  int32_t num_filters;      /**< channels of every conv (64; 48 for Mini-ImageNet) */
+  int32_t num_stages;       /**< conv blocks (4); [1, 16] */
+  int32_t num_filters;      /**< channels of every conv (64; 48 for Mini-ImageNet); [1, 4096] */
   int32_t max_pool;         /**< 1: max-pool after each conv; 0: stride-2 convs + global avg pool */
   /* inner loop */
-  int32_t inner_steps;      /**< S, adaptation steps in meta-training (5) */
+  int32_t inner_steps;      /**< S, adaptation steps in meta-training (5); [1, 1000] */
   int32_t eval_inner_steps; /**< adaptation steps in evaluation and maml_adapt (5); steps past
-                                 inner_steps reuse the last step's rates and BN row */
-  float inner_lr;           /**< initial inner learning rate alpha (0.1) */
+                                 inner_steps reuse the last step's rates and BN row; [1, 1000] */
+  float inner_lr;           /**< initial inner learning rate alpha (0.1); [0, 100] */
   int32_t learn_inner_lr;   /**< LSLR: learn one rate per adapted tensor per step (1) */
   int32_t per_step_bn;      /**< BNRS + BNWB: one BN row (gamma, beta, statistics) per step (1) */
   int32_t bn_stats;         /**< MAML_BN_* (MAML_BN_SUPPORT) */
@@ -222,11 +288,14 @@ typedef struct maml_config {
   int32_t msl_epochs;       /**< MSL is annealed over, and used for, this many epochs (10) */
   int32_t second_order;     /**< 1: second-order meta-gradients (after DA); 0: first order (1) */
   int32_t first_order_epochs; /**< DA: first order for this many epochs, then second (50) */
-  float meta_lr;            /**< Adam learning rate at epoch 0 (0.001) */
-  float meta_lr_min;        /**< CA: cosine-annealed down to this at the last epoch (1e-5) */
-  float adam_beta1;         /**< (0.9) */
-  float adam_beta2;         /**< (0.99) */
-  float grad_clip;          /**< clamp each meta-gradient element to [-v, v]; 0 = off (0) */
+  float meta_lr;            /**< Adam learning rate at epoch 0 (0.001); (0, 10] */
+  float meta_lr_min;        /**< CA: cosine-annealed down to this at the last epoch (1e-5);
+                                 [0, meta_lr] */
+  float adam_beta1;         /**< (0.9); [0, 1) */
+  float adam_beta2;         /**< (0.99); [0, 1) */
+  float grad_clip;          /**< clamp each meta-gradient element of the network (weights,
+                                 biases, BN gamma and beta) to [-v, v], as the reference does;
+                                 0 = off (0). See grad_clip_lslr. */
   int32_t epochs;           /**< schedule horizon in epochs (150) */
   int32_t iters_per_epoch;  /**< meta-train steps per epoch (500); epoch = step / this */
   /* execution */
@@ -238,29 +307,33 @@ typedef struct maml_config {
   int32_t num_threads;      /**< CPU worker threads for tasks of a meta-batch; 0 = cores (0) */
   int32_t dtype;            /**< MAML_DTYPE_* (MAML_DTYPE_FLOAT32) */
   int32_t reserved1;        /**< must be 0 (explicit padding a later version may use) */
-} maml_config;
+  /* ---- the 1.0 struct ends here (136 bytes) ---- */
+  int32_t grad_clip_lslr;   /**< 1: grad_clip also clamps the inner rates' meta-gradients
+                                 (libmamlpp 1.0's behaviour; the reference never clamps them) (0).
+                                 Since 1.1. */
+  int32_t reserved2;        /**< must be 0. Since 1.1. */
+};
 
-/** Fills *cfg with the defaults above and sets cfg->struct_size. Writes sizeof(maml_config) as
- *  this library knows it: right for programs built with the library's own header; code that must
- *  keep working when the shared library is upgraded under it (bindings, plugins) should call
- *  maml_config_init_sized(cfg, sizeof *cfg) instead. NULL is ignored. Since 1.0. */
+/** Fills *cfg with the defaults above and sets cfg->struct_size to the size of the struct the
+ *  calling program was compiled with: the header maps this name to
+ *  maml_config_init_sized(cfg, sizeof(maml_config)). NULL is ignored. Since 1.0.
+ *  (The exported function of the same name, which programs built against the 1.0 header call,
+ *  writes exactly the 1.0 struct: 136 bytes.) */
 MAML_API void maml_config_init(maml_config* cfg);
+#define maml_config_init(cfg) ((void)maml_config_init_sized((cfg), sizeof(maml_config)))
 
-/** Like maml_config_init(), but writes only the first struct_size bytes: for bindings that mirror
- *  the struct and must stay correct against a newer library. Errors: MAML_E_INVALID_ARGUMENT if
- *  cfg is NULL or struct_size is smaller than the version 1.0 struct. Since 1.0. */
+/** Fills the first struct_size bytes of *cfg with the defaults (fields this library does not know
+ *  are zeroed) and sets cfg->struct_size. For bindings that mirror the struct. Errors:
+ *  MAML_E_INVALID_ARGUMENT if cfg is NULL or struct_size is smaller than the 1.0 struct.
+ *  Since 1.0. */
 MAML_API maml_status maml_config_init_sized(maml_config* cfg, uint32_t struct_size);
-
-/* ============================================================================================ */
-/* Meta-batches and metrics                                                                      */
-/* ============================================================================================ */
 
 /** A meta-batch of tasks, all in host memory, read during the call only. Each task has
  *  support_size labelled support examples (used to adapt) and query_size query examples (used to
  *  measure the adapted model). Arrays are laid out task after task:
  *    support_x: num_tasks * support_size * C * H * W floats; support_y: num_tasks * support_size
  *    query_x:   num_tasks * query_size   * C * H * W floats; query_y:   num_tasks * query_size */
-typedef struct maml_tasks {
+struct maml_tasks {
   uint32_t struct_size; /**< sizeof(maml_tasks) */
   int32_t num_tasks;    /**< B */
   int32_t support_size; /**< examples per task in the support set (N*K) */
@@ -269,12 +342,12 @@ typedef struct maml_tasks {
   const int32_t* support_y;
   const float* query_x;
   const int32_t* query_y;
-} maml_tasks;
+};
 
 /** What a training or evaluation call measured. The caller sets struct_size (at least 8, to
  *  receive the loss); the library fills the rest, writing only the first struct_size bytes and
  *  leaving struct_size as the caller set it. */
-typedef struct maml_metrics {
+struct maml_metrics {
   uint32_t struct_size; /**< sizeof(maml_metrics), set by the caller */
   float loss;           /**< meta-loss: mean over tasks of the (MSL-weighted) query loss */
   float accuracy;       /**< query accuracy after the last inner step, mean over tasks */
@@ -283,43 +356,31 @@ typedef struct maml_metrics {
   int32_t reserved0;    /**< 0 */
   int64_t step;         /**< meta-train steps completed by the model after this call */
   int64_t epoch;        /**< the epoch this step belonged to (step-1) / iters_per_epoch */
-} maml_metrics;
-
-/* ============================================================================================ */
-/* Models: create, meta-train, evaluate                                                          */
-/* ============================================================================================ */
-
-/** A meta-learner: meta-parameters, LSLR table, per-step BN, Adam state and step counter. */
-typedef struct maml_model maml_model;
-/** A model adapted to one task: fast weights (and support statistics). Independent of the model
- *  it came from: freeing the model does not invalidate it. */
-typedef struct maml_learner maml_learner;
+};
 
 /** Creates a freshly initialised model (Xavier-uniform weights, zero biases, gamma 1, beta 0,
  *  every inner rate = inner_lr) on the configured device. *out receives the handle, NULL on error.
  *  Errors: MAML_E_INVALID_ARGUMENT (NULL, a field out of range, an image too small for the
- *  stages), MAML_E_DEVICE (CUDA requested but unavailable), MAML_E_OUT_OF_MEMORY. Since 1.0. */
+ *  stages), MAML_E_OUT_OF_MEMORY (a model larger than the documented limits, or memory ran out),
+ *  MAML_E_DEVICE (CUDA requested but unavailable). Since 1.0. */
 MAML_API maml_status maml_create(const maml_config* cfg, maml_model** out);
-
-/** Frees a model. NULL is a no-op. Learners adapted from it stay valid. Since 1.0. */
-MAML_API void maml_free(maml_model* model);
 
 /** One meta-train step on a meta-batch: adapts every task (inner loop), computes the mean task
  *  loss on the query sets (MSL-weighted while MSL is on), and takes one Adam step on the
  *  meta-parameters with the cosine-annealed learning rate. metrics may be NULL.
- *  If the loss or any gradient is not finite the step is rejected with MAML_E_NUMERICAL and the
- *  model (parameters, Adam moments, step counter, BN statistics) is unchanged.
- *  Threading: exclusive use of the model. Errors: MAML_E_INVALID_ARGUMENT (NULL, sizes, labels),
- *  MAML_E_NUMERICAL, MAML_E_OUT_OF_MEMORY. Since 1.0. */
+ *  All or nothing: if the loss, a gradient or the update is not finite, or anything else fails,
+ *  the step is rejected and the model (parameters, Adam moments, step counter, BN statistics) is
+ *  unchanged. Threading: exclusive use of the model. Errors: MAML_E_INVALID_ARGUMENT (NULL,
+ *  sizes, labels), MAML_E_NUMERICAL, MAML_E_OUT_OF_MEMORY. Since 1.0. */
 MAML_API maml_status maml_meta_train_step(maml_model* model, const maml_tasks* batch,
                                           maml_metrics* metrics);
 
 /** Adapts every task of the batch with eval_inner_steps steps and measures query loss and
- *  accuracy (after the last step), without changing the model. Threading: may run from many
- *  threads at once, like maml_adapt. Errors as maml_meta_train_step. Since 1.0. */
+ *  accuracy (after the last step), without changing the model. metrics must not be NULL: it is
+ *  the result. Threading: may run from many threads at once, like maml_adapt. Errors as
+ *  maml_meta_train_step. Since 1.0. */
 MAML_API maml_status maml_evaluate(const maml_model* model, const maml_tasks* batch,
                                    maml_metrics* metrics);
-/* (For maml_evaluate, unlike maml_meta_train_step, metrics must not be NULL: it is the result.) */
 
 /** Copies the model's config into *out (out->struct_size must be set). device_type and
  *  device_index are as requested (maybe MAML_DEVICE_AUTO); maml_get_device tells the device in
@@ -337,60 +398,36 @@ MAML_API maml_status maml_get_device(const maml_model* model, int32_t* device_ty
 /** The number of learnable meta-parameters (weights, biases, BN rows, inner rates). Since 1.0. */
 MAML_API maml_status maml_num_parameters(const maml_model* model, int64_t* out);
 
-/** How many CUDA devices LibTorch sees (0 on CPU-only builds or machines). Since 1.0. */
-MAML_API int32_t maml_cuda_device_count(void);
-
-/** GPU memory held by live tensors on CUDA device device_index, as LibTorch's caching allocator
- *  counts it: *current_bytes now, and *peak_bytes, the most since the process started or since the
- *  last reset. Process-wide: every model, learner and anything else in the process that uses
- *  LibTorch counts; the allocator's cached free blocks and the CUDA context do not. A non-zero
- *  reset_peak starts a new peak window at the current level after reading, so that a caller can
- *  measure the peak of one piece of work. Either output may be NULL.
- *  Threading: any thread; a reset affects every thread's later reads.
- *  Errors: MAML_E_INVALID_ARGUMENT (device_index < 0), MAML_E_DEVICE (no such GPU, which includes
- *  every CPU-only build), MAML_E_UNSUPPORTED (a CUDA LibTorch whose allocator statistics this build
- *  could not compile against). Since 1.0. */
-MAML_API maml_status maml_cuda_memory(int32_t device_index, int32_t reset_peak,
-                                      int64_t* current_bytes, int64_t* peak_bytes);
-
 /* ============================================================================================ */
-/* Few-shot adaptation and prediction                                                            */
+/* 4. Files                                                                                      */
 /* ============================================================================================ */
 
-/** Adapts the model to one task from n_support labelled examples (support_x: n_support*C*H*W
- *  floats; support_y: n_support labels in [0, n_way)), taking eval_inner_steps inner steps with
- *  the learned rates. The model is not changed. The support set need not cover every class: a
- *  class without examples keeps only what the meta-initialisation says about it. *out receives a new learner (free it with
- *  maml_learner_free), NULL on error. Threading: may run on one model from many threads at once.
- *  Errors: MAML_E_INVALID_ARGUMENT, MAML_E_NUMERICAL, MAML_E_OUT_OF_MEMORY. Since 1.0. */
-MAML_API maml_status maml_adapt(const maml_model* model, const float* support_x,
-                                const int32_t* support_y, int32_t n_support, maml_learner** out);
+/* maml_save_ex/maml_save_buffer_ex flags */
+#define MAML_SAVE_DEFAULT 0        /**< everything: also Adam moments and step, to resume */
+#define MAML_SAVE_INFERENCE_ONLY 1 /**< only what adapt and predict need: what products ship */
 
-/** Adapts num_tasks tasks at once (batch->support_*; query fields are ignored) and writes one new
- *  learner per task into out[0..num_tasks). All or nothing: on error every out[i] is NULL.
- *  Uses the task-batched inner loop when the model's task_batching selects it. Since 1.0. */
-MAML_API maml_status maml_adapt_tasks(const maml_model* model, const maml_tasks* batch,
-                                      maml_learner** out);
+/** Writes the model to path in the libmamlpp file format (safetensors layout, see
+ *  docs/FILE_FORMAT.md), including what resuming training needs. The write is atomic: a temporary
+ *  file in the same directory is written, synced and renamed over path, so on any failure the
+ *  previous file at path is untouched. Errors: MAML_E_INVALID_ARGUMENT, MAML_E_IO. Since 1.0. */
+MAML_API maml_status maml_save(const maml_model* model, const char* path);
 
-/** Classifies n examples (x: n*C*H*W floats). logits (n*n_way floats) and labels (n ints) are
- *  caller-allocated; either may be NULL. With bn_stats RUNNING or SUPPORT each example's result is
- *  independent of the others in the call. Threading: may run on one learner from many threads at
- *  once. Errors: MAML_E_INVALID_ARGUMENT, MAML_E_NUMERICAL. Since 1.0. */
-MAML_API maml_status maml_predict(const maml_learner* learner, const float* x, int32_t n,
-                                  float* logits, int32_t* labels);
+/** maml_save with MAML_SAVE_* flags. Since 1.0. */
+MAML_API maml_status maml_save_ex(const maml_model* model, const char* path, int32_t flags);
 
-/** The number of classes a learner predicts. Since 1.0. */
-MAML_API maml_status maml_learner_n_way(const maml_learner* learner, int32_t* out);
+/** Serialises the model into memory the library allocates: *data (release it with
+ *  maml_buffer_free) and *size. Byte-for-byte what maml_save writes. Since 1.0. */
+MAML_API maml_status maml_save_buffer(const maml_model* model, void** data, size_t* size);
 
-/** The config of the model a learner was adapted from (image shape, n_way, ...) into *out
- *  (out->struct_size must be set). Since 1.0. */
-MAML_API maml_status maml_learner_get_config(const maml_learner* learner, maml_config* out);
+/** maml_save_buffer with MAML_SAVE_* flags. Since 1.0. */
+MAML_API maml_status maml_save_buffer_ex(const maml_model* model, int32_t flags, void** data,
+                                         size_t* size);
 
-/** Frees a learner. NULL is a no-op. Since 1.0. */
-MAML_API void maml_learner_free(maml_learner* learner);
+/** Frees memory returned by maml_save_buffer*. NULL is a no-op. Since 1.0. */
+MAML_API void maml_buffer_free(void* data);
 
 /* ============================================================================================ */
-/* What the model learned: the LSLR table                                                       */
+/* 5. Diagnostics: the LSLR table, devices, memory                                               */
 /* ============================================================================================ */
 
 /** The shape of the inner learning-rate table: *num_tensors adapted tensors (weights and biases of
@@ -407,47 +444,32 @@ MAML_API maml_status maml_get_inner_lrs(const maml_model* model, float* rates, i
 MAML_API maml_status maml_inner_lr_name(const maml_model* model, int32_t index,
                                         const char** name);
 
-/* ============================================================================================ */
-/* Meta-initialisation files                                                                     */
-/* ============================================================================================ */
+/** How many CUDA devices LibTorch sees (0 on CPU-only builds or machines). Since 1.0. */
+MAML_API int32_t maml_cuda_device_count(void);
 
-/* maml_save_ex/maml_save_buffer_ex flags */
-#define MAML_SAVE_DEFAULT 0        /**< everything: also Adam moments and step, to resume */
-#define MAML_SAVE_INFERENCE_ONLY 1 /**< only what adapt and predict need: what products ship */
+/** Chooses between reproducible and fastest GPU arithmetic for every CUDA model of the process.
+ *  A CUDA model runs cuDNN with autotuning; with deterministic != 0 (the default) autotuning
+ *  picks only deterministic algorithms, so a seed reproduces a run on the GPU as on the CPU and
+ *  training resumed from a file equals training never stopped; 0 allows cuDNN's faster
+ *  nondeterministic algorithms. Process-wide, as LibTorch's switches are; takes effect at once.
+ *  Threading: any thread, but set it before starting work: a change while another thread computes
+ *  on the GPU applies to that work's remaining calls. No effect on CPU models. Never fails.
+ *  Since 1.1. */
+MAML_API void maml_set_cuda_deterministic(int32_t deterministic);
 
-/** Writes the model to path in the libmamlpp file format (safetensors layout, see
- *  docs/FILE_FORMAT.md), including what resuming training needs. The write is atomic: a temporary
- *  file in the same directory is written, synced and renamed over path, so on any failure the
- *  previous file at path is untouched. Errors: MAML_E_INVALID_ARGUMENT, MAML_E_IO. Since 1.0. */
-MAML_API maml_status maml_save(const maml_model* model, const char* path);
-
-/** maml_save with MAML_SAVE_* flags. Since 1.0. */
-MAML_API maml_status maml_save_ex(const maml_model* model, const char* path, int32_t flags);
-
-/** Loads a model saved by maml_save onto the given device (MAML_DEVICE_*; a file saved on CUDA
- *  loads on CPU and the reverse). A model loaded from an inference-only file can be trained: its
- *  Adam moments and bias correction start afresh, while the schedules (MSL, DA, cosine) continue
- *  from the saved step. *out receives the handle, NULL on error. Errors:
- *  MAML_E_INVALID_ARGUMENT, MAML_E_IO (cannot read), MAML_E_FORMAT (malformed, or a newer major
- *  format version), MAML_E_DEVICE. Since 1.0. */
-MAML_API maml_status maml_load(const char* path, int32_t device_type, int32_t device_index,
-                               maml_model** out);
-
-/** Serialises the model into memory the library allocates: *data (release it with
- *  maml_buffer_free) and *size. Byte-for-byte what maml_save writes. Since 1.0. */
-MAML_API maml_status maml_save_buffer(const maml_model* model, void** data, size_t* size);
-
-/** maml_save_buffer with MAML_SAVE_* flags. Since 1.0. */
-MAML_API maml_status maml_save_buffer_ex(const maml_model* model, int32_t flags, void** data,
-                                         size_t* size);
-
-/** maml_load from size bytes at data (read during the call only). An empty or short buffer is a
- *  malformed file: MAML_E_FORMAT, like an empty file on disk. Since 1.0. */
-MAML_API maml_status maml_load_buffer(const void* data, size_t size, int32_t device_type,
-                                      int32_t device_index, maml_model** out);
-
-/** Frees memory returned by maml_save_buffer*. NULL is a no-op. Since 1.0. */
-MAML_API void maml_buffer_free(void* data);
+/** EXPERIMENTAL (rests on LibTorch's caching allocator, whose C++ API is not stable; the counters
+ *  may change meaning between LibTorch versions). GPU memory held by live tensors on CUDA device
+ *  device_index, as LibTorch's caching allocator counts it: *current_bytes now, and *peak_bytes,
+ *  the most since the process started or since the last reset. Process-wide: every model, learner
+ *  and anything else in the process that uses LibTorch counts; the allocator's cached free blocks
+ *  and the CUDA context do not. A non-zero reset_peak starts a new peak window at the current
+ *  level after reading, so that a caller can measure the peak of one piece of work. Either output
+ *  may be NULL. Threading: any thread; a reset affects every thread's later reads.
+ *  Errors: MAML_E_INVALID_ARGUMENT (device_index < 0), MAML_E_DEVICE (no such GPU, which includes
+ *  every CPU-only build), MAML_E_UNSUPPORTED (a CUDA LibTorch whose allocator statistics this build
+ *  could not compile against). Since 1.0. */
+MAML_API maml_status maml_cuda_memory(int32_t device_index, int32_t reset_peak,
+                                      int64_t* current_bytes, int64_t* peak_bytes);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -35,31 +35,22 @@ void check_metrics(const maml_metrics* out) {
 
 extern "C" {
 
-void maml_config_init(maml_config* cfg) {
-  if (cfg != nullptr) *cfg = default_c_config();
+// The exported symbol that programs built against the 1.0 header call: it writes exactly the 1.0
+// struct, whatever this library's maml_config has grown to. The header maps maml_config_init() to
+// maml_config_init_sized(cfg, sizeof *cfg) for programs built against later headers.
+void(maml_config_init)(maml_config* cfg) {
+  if (cfg != nullptr) init_config(cfg, kConfigV1Size);
 }
 
 maml_status maml_config_init_sized(maml_config* cfg, uint32_t struct_size) {
-  return guarded([&] {
-    require_non_null(cfg, "cfg");
-    if (struct_size < kConfigV1Size)
-      throw invalid_argument("struct_size " + std::to_string(struct_size) +
-                             " is smaller than the version 1.0 maml_config (" +
-                             std::to_string(kConfigV1Size) + ")");
-    maml_config d = default_c_config();
-    const size_t n = struct_size < sizeof(d) ? struct_size : sizeof(d);
-    std::memset(cfg, 0, struct_size);
-    std::memcpy(cfg, &d, n);
-    cfg->struct_size = struct_size;
-  });
+  return guarded([&] { init_config(cfg, struct_size); });
 }
 
 maml_status maml_create(const maml_config* cfg, maml_model** out) {
   return guarded([&] {
     require_non_null(out, "out");
     *out = nullptr;
-    const Config config =
-        from_c(read_sized_struct(cfg, default_c_config(), kConfigV1Size, "cfg", "maml_config"));
+    const Config config = read_config(cfg, "cfg");
     // Validate before anything else: MetaLearner's constructor also resolves the device, and
     // the order it evaluates the two in is unspecified, so a bad field could surface as a
     // device error (or an unnamed "unknown device type") instead of naming the field.
@@ -126,6 +117,13 @@ int32_t maml_cuda_device_count(void) {
     return cuda_device_count();
   } catch (...) {
     return 0;
+  }
+}
+
+void maml_set_cuda_deterministic(int32_t deterministic) {
+  try {
+    set_cuda_deterministic(deterministic != 0);
+  } catch (...) {  // never fails: LibTorch's switch is a flag
   }
 }
 

@@ -1,5 +1,7 @@
 #include "capi/boundary.hpp"
 
+#include "capi/config_convert.hpp"
+
 #include <c10/util/Exception.h>
 
 #include <new>
@@ -48,7 +50,7 @@ MetaLearner& model_of(maml_model* model) {
 const MetaLearner& model_of(const maml_model* model) { return model_of(const_cast<maml_model*>(model)); }
 
 HostTasks host_tasks(const maml_tasks* batch) {
-  const maml_tasks t = read_sized_struct(batch, maml_tasks{}, sizeof(maml_tasks), "batch", "maml_tasks");
+  const maml_tasks t = read_sized_struct(batch, maml_tasks{}, kTasksV1Size, "batch", "maml_tasks");
   HostTasks h;
   h.num_tasks = t.num_tasks;
   h.support_size = t.support_size;

@@ -2,96 +2,91 @@
 
 #include <cstring>
 #include <string>
+#include <type_traits>
 
+#include "capi/boundary.hpp"
 #include "common/error.hpp"
 
 namespace mamlpp::capi {
 
-maml_config default_c_config() { return to_c(Config{}); }
+namespace {
 
-void write_config(const Config& config, maml_config* out) {
-  if (out == nullptr) throw invalid_argument("out must not be NULL");
-  if (out->struct_size < kConfigV1Size)
-    throw invalid_argument("out->struct_size must be set to sizeof(maml_config)");
-  const maml_config c = to_c(config);
-  const uint32_t size = out->struct_size;
-  std::memset(out, 0, size);
-  std::memcpy(out, &c, size < sizeof(c) ? size : sizeof(c));
-  out->struct_size = size;
+// Every row of the table names a field of maml_config of the C type its Config type maps to.
+template <class T>
+using c_type_t = std::conditional_t<std::is_same_v<T, bool> || std::is_enum_v<T>, int32_t, T>;
+#define MAMLPP_X(name, type, def, lo, hi, since, choices, doc)                        \
+  static_assert(std::is_same_v<decltype(maml_config::name), c_type_t<type>>,          \
+                "maml_config." #name " does not have the type core/config_fields.hpp says");
+MAMLPP_CONFIG_FIELDS(MAMLPP_X)
+#undef MAMLPP_X
+
+template <class T>
+T from_c_field(c_type_t<T> v, const char* name) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (v != 0 && v != 1)
+      throw invalid_argument(std::string("invalid config: ") + name + " must be 0 or 1, got " +
+                             std::to_string(v));
+    return v == 1;
+  } else if constexpr (std::is_enum_v<T>) {
+    return static_cast<T>(v);  // range checked by validate()
+  } else {
+    (void)name;
+    return v;
+  }
 }
 
-Config from_c(const maml_config& c) {
-  if (c.reserved0 != 0 || c.reserved1 != 0)
-    throw unsupported("maml_config sets a reserved field this libmamlpp " MAMLPP_VERSION_STRING
-                      " does not know (reserved0/reserved1 must be 0); upgrade the library");
-  Config o;
-  o.n_way = c.n_way;
-  o.image_channels = c.image_channels;
-  o.image_height = c.image_height;
-  o.image_width = c.image_width;
-  o.num_stages = c.num_stages;
-  o.num_filters = c.num_filters;
-  o.max_pool = c.max_pool != 0;
-  o.inner_steps = c.inner_steps;
-  o.eval_inner_steps = c.eval_inner_steps;
-  o.inner_lr = c.inner_lr;
-  o.learn_inner_lr = c.learn_inner_lr != 0;
-  o.per_step_bn = c.per_step_bn != 0;
-  o.bn_stats = static_cast<BnStats>(c.bn_stats);
-  o.multi_step_loss = c.multi_step_loss != 0;
-  o.msl_epochs = c.msl_epochs;
-  o.second_order = c.second_order != 0;
-  o.first_order_epochs = c.first_order_epochs;
-  o.meta_lr = c.meta_lr;
-  o.meta_lr_min = c.meta_lr_min;
-  o.adam_beta1 = c.adam_beta1;
-  o.adam_beta2 = c.adam_beta2;
-  o.grad_clip = c.grad_clip;
-  o.epochs = c.epochs;
-  o.iters_per_epoch = c.iters_per_epoch;
-  o.device_type = static_cast<DeviceType>(c.device_type);
-  o.device_index = c.device_index;
-  o.seed = c.seed;
-  o.task_batching = static_cast<TaskBatching>(c.task_batching);
-  o.num_threads = c.num_threads;
-  o.dtype = static_cast<DType>(c.dtype);
-  return o;
+template <class T>
+c_type_t<T> to_c_field(T v) {
+  if constexpr (std::is_same_v<T, bool>) return v ? 1 : 0;
+  else if constexpr (std::is_enum_v<T>) return static_cast<int32_t>(v);
+  else return v;
 }
 
 maml_config to_c(const Config& o) {
   maml_config c{};
   c.struct_size = sizeof(maml_config);
-  c.n_way = o.n_way;
-  c.image_channels = o.image_channels;
-  c.image_height = o.image_height;
-  c.image_width = o.image_width;
-  c.num_stages = o.num_stages;
-  c.num_filters = o.num_filters;
-  c.max_pool = o.max_pool;
-  c.inner_steps = o.inner_steps;
-  c.eval_inner_steps = o.eval_inner_steps;
-  c.inner_lr = o.inner_lr;
-  c.learn_inner_lr = o.learn_inner_lr;
-  c.per_step_bn = o.per_step_bn;
-  c.bn_stats = static_cast<int32_t>(o.bn_stats);
-  c.multi_step_loss = o.multi_step_loss;
-  c.msl_epochs = o.msl_epochs;
-  c.second_order = o.second_order;
-  c.first_order_epochs = o.first_order_epochs;
-  c.meta_lr = o.meta_lr;
-  c.meta_lr_min = o.meta_lr_min;
-  c.adam_beta1 = o.adam_beta1;
-  c.adam_beta2 = o.adam_beta2;
-  c.grad_clip = o.grad_clip;
-  c.epochs = o.epochs;
-  c.iters_per_epoch = o.iters_per_epoch;
-  c.device_type = static_cast<int32_t>(o.device_type);
-  c.device_index = o.device_index;
-  c.seed = o.seed;
-  c.task_batching = static_cast<int32_t>(o.task_batching);
-  c.num_threads = o.num_threads;
-  c.dtype = static_cast<int32_t>(o.dtype);
+#define MAMLPP_X(name, type, def, lo, hi, since, choices, doc) c.name = to_c_field<type>(o.name);
+  MAMLPP_CONFIG_FIELDS(MAMLPP_X)
+#undef MAMLPP_X
   return c;
+}
+
+}  // namespace
+
+void init_config(maml_config* cfg, uint32_t size) {
+  if (cfg == nullptr) throw invalid_argument("cfg must not be NULL");
+  if (size < kConfigV1Size)
+    throw invalid_argument("struct_size " + std::to_string(size) + " is smaller than maml_config 1.0 (" +
+                           std::to_string(kConfigV1Size) + " bytes)");
+  const maml_config c = to_c(Config{});
+  std::memset(cfg, 0, size);
+  std::memcpy(cfg, &c, size < sizeof(c) ? size : sizeof(c));
+  cfg->struct_size = size;
+}
+
+Config read_config(const maml_config* cfg, const char* arg) {
+  const maml_config c = read_sized_struct(cfg, to_c(Config{}), kConfigV1Size, arg, "maml_config");
+  if (c.reserved0 != 0 || c.reserved1 != 0)
+    throw unsupported(std::string(arg) + " sets a reserved field this libmamlpp " MAMLPP_VERSION_STRING
+                      " does not know (reserved0/reserved1 must be 0); upgrade the library");
+  Config o;
+#define MAMLPP_X(name, type, def, lo, hi, since, choices, doc) o.name = from_c_field<type>(c.name, #name);
+  MAMLPP_CONFIG_FIELDS(MAMLPP_X)
+#undef MAMLPP_X
+  return o;
+}
+
+void write_config(const Config& config, maml_config* out) {
+  if (out == nullptr) throw invalid_argument("out must not be NULL");
+  const uint32_t size = out->struct_size;
+  if (size < kConfigV1Size)
+    throw invalid_argument("out->struct_size is " + std::to_string(size) +
+                           ", expected at least " + std::to_string(kConfigV1Size) +
+                           " (set it to sizeof(maml_config))");
+  const maml_config c = to_c(config);
+  std::memset(out, 0, size);
+  std::memcpy(out, &c, size < sizeof(c) ? size : sizeof(c));
+  out->struct_size = size;
 }
 
 }  // namespace mamlpp::capi

@@ -56,6 +56,7 @@ struct BenchOptions {
   int32_t batch_size = 0;            // 0 = each config's own B
   std::string bn_stats = "support";  // the library's default
   bool first_order = false;
+  bool cuda_nondeterministic = false;
   bool in_process = false;
   std::string json_out;
   std::string child_out;  // internal: run one pair and write its result here
@@ -191,6 +192,7 @@ json run_child(const BenchOptions& o, const std::string& config, const std::stri
                                    std::to_string(o.predict_iters), "--threads", std::to_string(o.threads),
                                    "--batch-size", std::to_string(o.batch_size), "--bn-stats", o.bn_stats};
   if (o.first_order) args.push_back("--first-order");
+  if (o.cuda_nondeterministic) args.push_back("--cuda-nondeterministic");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -246,6 +248,7 @@ int run_bench(const BenchOptions& o) {
   }
   if (o.warmup < 0 || o.iters < 1 || o.adapt_iters < 1 || o.predict_iters < 1)
     throw usage_error("--iters, --adapt-iters and --predict-iters must be >= 1, --warmup >= 0");
+  if (o.cuda_nondeterministic) maml_set_cuda_deterministic(0);
   if (!o.child_out.empty()) {
     const BenchConfig& bc = *std::find_if(bench_configs().begin(), bench_configs().end(),
                                           [&](const BenchConfig& b) { return b.name == o.configs.front(); });
@@ -333,6 +336,8 @@ Command add_bench_command(CLI::App& root) {
       ->check(CLI::IsMember({"support", "running", "transductive"}))
       ->capture_default_str();
   app->add_flag("--first-order", o->first_order, "first-order meta-gradients (default: second order)");
+  app->add_flag("--cuda-nondeterministic", o->cuda_nondeterministic,
+                "let cuDNN use its nondeterministic algorithms (maml_set_cuda_deterministic(0))");
   app->add_flag("--in-process", o->in_process, "run everything in this process (peak memory is then cumulative)");
   app->add_option("--json", o->json_out, "write all figures and machine info to this JSON file")->type_name("FILE");
   app->add_option("--child", o->child_out, "internal: run one config/path and write its result here")

@@ -13,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/errors.hpp"
+#include "cli/config_table.hpp"
 #include "cli/model.hpp"
 #include "cli/settings.hpp"
 #include "cli/stats.hpp"
@@ -78,7 +79,7 @@ int run_inspect(const InspectOptions& o) {
               file.has_optimizer ? "included (resumable)" : "not included (inference only)");
   std::printf("inner loop   %d steps in training, %d in adapt/eval; inner_lr %g, LSLR %s; per-step BN %s; bn_stats %s\n",
               c.inner_steps, c.eval_inner_steps, static_cast<double>(c.inner_lr), c.learn_inner_lr ? "on" : "off",
-              c.per_step_bn ? "on" : "off", bn_stats_name(c.bn_stats));
+              c.per_step_bn ? "on" : "off", enum_name("bn_stats", c.bn_stats).c_str());
   std::printf("outer loop   MSL %s (%d epochs); %s; Adam meta_lr %g -> %g, betas (%g, %g); grad_clip %s\n",
               c.multi_step_loss ? "on" : "off", c.msl_epochs,
               !c.second_order ? "first order"
@@ -87,8 +88,9 @@ int run_inspect(const InspectOptions& o) {
               static_cast<double>(c.meta_lr), static_cast<double>(c.meta_lr_min), static_cast<double>(c.adam_beta1),
               static_cast<double>(c.adam_beta2), c.grad_clip > 0 ? std::to_string(c.grad_clip).c_str() : "off");
   std::printf("execution    device %s (saved config: %s), task_batching %s, num_threads %d, dtype %s, seed %" PRIu64 "\n",
-              model.device_name().c_str(), device_type_name(c.device_type), task_batching_name(c.task_batching),
-              c.num_threads, dtype_name(c.dtype), c.seed);
+              model.device_name().c_str(), enum_name("device_type", c.device_type).c_str(),
+              enum_name("task_batching", c.task_batching).c_str(),
+              c.num_threads, enum_name("dtype", c.dtype).c_str(), c.seed);
 
   // ---- LSLR table ----
   std::printf("\nLearned inner learning rates (LSLR)%s, initial value %g:\n",
@@ -203,18 +205,7 @@ int run_inspect(const InspectOptions& o) {
               {"parameters", model.num_parameters()},
               {"inner_lrs", lslr},
               {"batch_norm", bnj}};
-    j["config"] = {{"n_way", c.n_way}, {"image_channels", c.image_channels}, {"image_height", c.image_height},
-                   {"image_width", c.image_width}, {"num_stages", c.num_stages}, {"num_filters", c.num_filters},
-                   {"max_pool", c.max_pool}, {"inner_steps", c.inner_steps}, {"eval_inner_steps", c.eval_inner_steps},
-                   {"inner_lr", c.inner_lr}, {"learn_inner_lr", c.learn_inner_lr}, {"per_step_bn", c.per_step_bn},
-                   {"bn_stats", bn_stats_name(c.bn_stats)}, {"multi_step_loss", c.multi_step_loss},
-                   {"msl_epochs", c.msl_epochs}, {"second_order", c.second_order},
-                   {"first_order_epochs", c.first_order_epochs}, {"meta_lr", c.meta_lr}, {"meta_lr_min", c.meta_lr_min},
-                   {"adam_beta1", c.adam_beta1}, {"adam_beta2", c.adam_beta2}, {"grad_clip", c.grad_clip},
-                   {"epochs", c.epochs}, {"iters_per_epoch", c.iters_per_epoch},
-                   {"device_type", device_type_name(c.device_type)}, {"device_index", c.device_index},
-                   {"seed", c.seed}, {"task_batching", task_batching_name(c.task_batching)},
-                   {"num_threads", c.num_threads}, {"dtype", dtype_name(c.dtype)}};
+    j["config"] = config_to_canonical(c);
     write_json_file(o.json_out, j);
   }
   return kExitOk;

@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "cli/config_table.hpp"
 #include "cli/errors.hpp"
 
 namespace mamlpp::cli {
@@ -24,40 +25,23 @@ std::string lower(std::string s) {
 std::vector<KeyDef> make_keys() {
   using K = KeyKind;
   using G = KeyGroup;
-  std::vector<KeyDef> k = {
-      // ---- the model: maml_config, field for field ----
-      {"n_way", K::Int, G::Model, "classes per task (N)"},
-      {"image_channels", K::Int, G::Model, "image channels C: 1 grey, 3 RGB"},
-      {"image_height", K::Int, G::Model, "image height H in pixels"},
-      {"image_width", K::Int, G::Model, "image width W in pixels"},
-      {"num_stages", K::Int, G::Model, "conv blocks of the backbone"},
-      {"num_filters", K::Int, G::Model, "channels of every conv"},
-      {"max_pool", K::Bool, G::Model, "max-pool after each conv (false: stride-2 convs + global average pool)"},
-      {"inner_steps", K::Int, G::Model, "inner (adaptation) steps in meta-training, S"},
-      {"eval_inner_steps", K::Int, G::Model, "inner steps in validation, eval, adapt and predict"},
-      {"inner_lr", K::Float, G::Model, "initial inner learning rate (every LSLR entry starts here)"},
-      {"learn_inner_lr", K::Bool, G::Model, "LSLR: learn one inner rate per adapted tensor per step"},
-      {"per_step_bn", K::Bool, G::Model, "BNRS + BNWB: one batch-norm row per inner step"},
-      {"bn_stats", K::Choice, G::Model, "batch-norm statistics for queries and predictions",
-       {"running", "transductive", "support"}, true},
-      {"multi_step_loss", K::Bool, G::Model, "MSL: weighted query losses of every inner step"},
-      {"msl_epochs", K::Int, G::Model, "MSL is annealed over (and used for) this many epochs"},
-      {"second_order", K::Bool, G::Model, "second-order meta-gradients (after first_order_epochs)"},
-      {"first_order_epochs", K::Int, G::Model, "DA: first-order meta-gradients for this many epochs"},
-      {"meta_lr", K::Float, G::Model, "Adam learning rate at the start"},
-      {"meta_lr_min", K::Float, G::Model, "CA: cosine-annealed down to this by the last epoch"},
-      {"adam_beta1", K::Float, G::Model, "Adam beta1"},
-      {"adam_beta2", K::Float, G::Model, "Adam beta2"},
-      {"grad_clip", K::Float, G::Model, "clamp each meta-gradient element to [-v, v]; 0 = off"},
-      {"epochs", K::Int, G::Model, "epochs to train (also the schedules' horizon)"},
-      {"iters_per_epoch", K::Int, G::Model, "meta-train steps per epoch"},
-      {"device_type", K::Choice, G::Model, "where to compute", {"auto", "cpu", "cuda"}, true},
-      {"device_index", K::Int, G::Model, "CUDA device ordinal"},
-      {"seed", K::UInt64, G::Model, "initialisation seed; also the training-task seed unless train_seed is set"},
-      {"task_batching", K::Choice, G::Model, "inner loop over the tasks of a meta-batch",
-       {"auto", "loop", "batched"}, true},
-      {"num_threads", K::Int, G::Model, "CPU threads for the tasks of a meta-batch; 0 = all cores"},
-      {"dtype", K::Choice, G::Model, "parameter precision", {"float32", "float64"}, true},
+  // ---- the model: maml_config, field for field, from the one table ----
+  std::vector<KeyDef> k;
+  maml_config c{};
+  visit_c_fields(c, [&](const FieldInfo& f, const auto& v) {
+    using T = std::decay_t<decltype(v)>;
+    KeyKind kind = std::is_same_v<T, float> ? K::Float : std::is_same_v<T, uint64_t> ? K::UInt64 : K::Int;
+    std::vector<std::string> choices;
+    if (f.type == FieldType::Bool) kind = K::Bool;
+    if (f.type == FieldType::Enum) {
+      kind = K::Choice;
+      for (int32_t i = 0; i < choice_count(f); ++i) choices.push_back(choice_name(f, i));
+    }
+    std::string doc = f.doc;
+    if (std::string(f.name) == "seed") doc += "; also the training-task seed unless train_seed is set";
+    k.emplace_back(f.name, kind, G::Model, doc, choices, f.type == FieldType::Enum);
+  });
+  std::vector<KeyDef> rest = {
       // ---- data ----
       {"dataset", K::Choice, G::Data, "synthetic (built in), omniglot (the two archives) or folder (root/<class>/<image>)",
        {"synthetic", "omniglot", "folder"}},
@@ -94,6 +78,7 @@ std::vector<KeyDef> make_keys() {
       {"workers", K::Int, G::Run, "threads preparing meta-batches in the background"},
       {"prefetch", K::Int, G::Run, "meta-batches prepared ahead"},
   };
+  k.insert(k.end(), rest.begin(), rest.end());
   return k;
 }
 
@@ -371,44 +356,7 @@ KeyKind kind_of_any_key(const std::string& name) {
 json default_settings() {
   maml_config c;
   maml_config_init(&c);
-  json s = json::object();
-  s["n_way"] = c.n_way;
-  s["image_channels"] = c.image_channels;
-  s["image_height"] = c.image_height;
-  s["image_width"] = c.image_width;
-  s["num_stages"] = c.num_stages;
-  s["num_filters"] = c.num_filters;
-  s["max_pool"] = c.max_pool != 0;
-  s["inner_steps"] = c.inner_steps;
-  s["eval_inner_steps"] = c.eval_inner_steps;
-  s["inner_lr"] = static_cast<double>(c.inner_lr);
-  s["learn_inner_lr"] = c.learn_inner_lr != 0;
-  s["per_step_bn"] = c.per_step_bn != 0;
-  s["bn_stats"] = find_key("bn_stats")->choices.at(static_cast<size_t>(c.bn_stats));
-  s["multi_step_loss"] = c.multi_step_loss != 0;
-  s["msl_epochs"] = c.msl_epochs;
-  s["second_order"] = c.second_order != 0;
-  s["first_order_epochs"] = c.first_order_epochs;
-  s["meta_lr"] = static_cast<double>(c.meta_lr);
-  s["meta_lr_min"] = static_cast<double>(c.meta_lr_min);
-  s["adam_beta1"] = static_cast<double>(c.adam_beta1);
-  s["adam_beta2"] = static_cast<double>(c.adam_beta2);
-  s["grad_clip"] = static_cast<double>(c.grad_clip);
-  s["epochs"] = c.epochs;
-  s["iters_per_epoch"] = c.iters_per_epoch;
-  s["device_type"] = find_key("device_type")->choices.at(static_cast<size_t>(c.device_type));
-  s["device_index"] = c.device_index;
-  s["seed"] = c.seed;
-  s["task_batching"] = find_key("task_batching")->choices.at(static_cast<size_t>(c.task_batching));
-  s["num_threads"] = c.num_threads;
-  s["dtype"] = find_key("dtype")->choices.at(static_cast<size_t>(c.dtype));
-  // Float fields above went through float; store the decimal people expect (0.1, not 0.100000001).
-  for (const char* f : {"inner_lr", "meta_lr", "meta_lr_min", "adam_beta1", "adam_beta2", "grad_clip"}) {
-    std::ostringstream o;
-    o.precision(7);
-    o << s[f].get<double>();
-    s[f] = std::stod(o.str());
-  }
+  json s = config_to_canonical(c);
 
   s["dataset"] = "synthetic";
   s["data_dir"] = "";

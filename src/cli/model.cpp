@@ -105,28 +105,5 @@ void predict(const maml_learner* learner, const float* x, int32_t n, int32_t n_w
   check(maml_predict(learner, x, n, logits.data(), nullptr), "prediction (maml_predict)");
 }
 
-const char* device_type_name(int32_t t) {
-  switch (t) {
-    case MAML_DEVICE_CPU: return "cpu";
-    case MAML_DEVICE_CUDA: return "cuda";
-    default: return "auto";
-  }
-}
-const char* bn_stats_name(int32_t b) {
-  switch (b) {
-    case MAML_BN_RUNNING: return "running";
-    case MAML_BN_TRANSDUCTIVE: return "transductive";
-    case MAML_BN_SUPPORT: return "support";
-    default: return "?";
-  }
-}
-const char* task_batching_name(int32_t t) {
-  switch (t) {
-    case MAML_TASKS_LOOP: return "loop";
-    case MAML_TASKS_BATCHED: return "batched";
-    default: return "auto";
-  }
-}
-const char* dtype_name(int32_t d) { return d == MAML_DTYPE_FLOAT64 ? "float64" : "float32"; }
 
 }  // namespace mamlpp::cli

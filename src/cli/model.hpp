@@ -53,9 +53,5 @@ class Model {
 void predict(const maml_learner* learner, const float* x, int32_t n, int32_t n_way,
              std::vector<float>& logits);
 
-const char* device_type_name(int32_t device_type);       // "auto", "cpu", "cuda"
-const char* bn_stats_name(int32_t bn_stats);             // "running", ...
-const char* task_batching_name(int32_t task_batching);   // "auto", "loop", "batched"
-const char* dtype_name(int32_t dtype);                   // "float32", "float64"
 
 }  // namespace mamlpp::cli

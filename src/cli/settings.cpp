@@ -3,59 +3,19 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/config_table.hpp"
 #include "cli/errors.hpp"
 #include "io/file.hpp"
 
 namespace mamlpp::cli {
-namespace {
 
 using json = nlohmann::json;
-
-int32_t choice_index(const json& c, const std::string& key, std::initializer_list<const char*> names) {
-  int32_t i = 0;
-  for (const char* n : names) {
-    if (c.at(key).get<std::string>() == n) return i;
-    ++i;
-  }
-  return 0;
-}
-
-}  // namespace
 
 Settings decode_settings(const json& c) {
   Settings s;
   maml_config_init(&s.model);
   maml_config& m = s.model;
-  m.n_way = c.at("n_way").get<int32_t>();
-  m.image_channels = c.at("image_channels").get<int32_t>();
-  m.image_height = c.at("image_height").get<int32_t>();
-  m.image_width = c.at("image_width").get<int32_t>();
-  m.num_stages = c.at("num_stages").get<int32_t>();
-  m.num_filters = c.at("num_filters").get<int32_t>();
-  m.max_pool = c.at("max_pool").get<bool>() ? 1 : 0;
-  m.inner_steps = c.at("inner_steps").get<int32_t>();
-  m.eval_inner_steps = c.at("eval_inner_steps").get<int32_t>();
-  m.inner_lr = c.at("inner_lr").get<float>();
-  m.learn_inner_lr = c.at("learn_inner_lr").get<bool>() ? 1 : 0;
-  m.per_step_bn = c.at("per_step_bn").get<bool>() ? 1 : 0;
-  m.bn_stats = choice_index(c, "bn_stats", {"running", "transductive", "support"});
-  m.multi_step_loss = c.at("multi_step_loss").get<bool>() ? 1 : 0;
-  m.msl_epochs = c.at("msl_epochs").get<int32_t>();
-  m.second_order = c.at("second_order").get<bool>() ? 1 : 0;
-  m.first_order_epochs = c.at("first_order_epochs").get<int32_t>();
-  m.meta_lr = c.at("meta_lr").get<float>();
-  m.meta_lr_min = c.at("meta_lr_min").get<float>();
-  m.adam_beta1 = c.at("adam_beta1").get<float>();
-  m.adam_beta2 = c.at("adam_beta2").get<float>();
-  m.grad_clip = c.at("grad_clip").get<float>();
-  m.epochs = c.at("epochs").get<int32_t>();
-  m.iters_per_epoch = c.at("iters_per_epoch").get<int32_t>();
-  m.device_type = choice_index(c, "device_type", {"auto", "cpu", "cuda"});
-  m.device_index = c.at("device_index").get<int32_t>();
-  m.seed = c.at("seed").get<uint64_t>();
-  m.task_batching = choice_index(c, "task_batching", {"auto", "loop", "batched"});
-  m.num_threads = c.at("num_threads").get<int32_t>();
-  m.dtype = choice_index(c, "dtype", {"float32", "float64"});
+  config_from_canonical(c, m);
 
   s.dataset = c.at("dataset").get<std::string>();
   s.data_dir = c.at("data_dir").get<std::string>();

@@ -1,7 +1,9 @@
 #include "core/config.hpp"
 
 #include <cmath>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -13,9 +15,59 @@ void require(bool ok, const std::string& what) {
   if (!ok) throw invalid_argument("invalid config: " + what);
 }
 
-bool finite_positive(float v) { return std::isfinite(v) && v > 0.0f; }
+std::vector<std::string> choices_of(const FieldInfo& field) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(field.choices);
+  while (std::getline(in, item, '|')) out.push_back(item);
+  return out;
+}
+
+std::string number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// The table's range and type checks, one overload per field type.
+struct RangeCheck {
+  void operator()(const FieldInfo& f, int32_t v) const {
+    require(v >= f.min && v <= f.max, std::string(f.name) + " must be in [" + number(f.min) + ", " +
+                                          number(f.max) + "], got " + std::to_string(v));
+  }
+  void operator()(const FieldInfo& f, float v) const {
+    require(std::isfinite(v) && v >= f.min && v <= f.max,
+            std::string(f.name) + " must be a finite number in [" + number(f.min) + ", " +
+                number(f.max) + "], got " + number(v));
+  }
+  void operator()(const FieldInfo&, bool) const {}
+  void operator()(const FieldInfo&, uint64_t) const {}
+  template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
+  void operator()(const FieldInfo& f, E v) const {
+    const auto i = static_cast<int32_t>(v);
+    if (i >= 0 && i < choice_count(f)) return;
+    std::string names;
+    const std::vector<std::string> c = choices_of(f);
+    for (size_t k = 0; k < c.size(); ++k) names += (k ? ", " : "") + std::to_string(k) + " (" + c[k] + ")";
+    require(false, std::string(f.name) + " must be one of " + names + ", got " + std::to_string(i));
+  }
+};
 
 }  // namespace
+
+std::string choice_name(const FieldInfo& field, int32_t index) {
+  const std::vector<std::string> c = choices_of(field);
+  return index >= 0 && index < static_cast<int32_t>(c.size()) ? c[static_cast<size_t>(index)] : "";
+}
+
+int32_t choice_count(const FieldInfo& field) { return static_cast<int32_t>(choices_of(field).size()); }
+
+int32_t choice_index(const FieldInfo& field, const std::string& name) {
+  const std::vector<std::string> c = choices_of(field);
+  for (size_t k = 0; k < c.size(); ++k)
+    if (c[k] == name) return static_cast<int32_t>(k);
+  return -1;
+}
 
 int64_t spatial_after_stages(const Config& cfg, int64_t size) {
   for (int32_t s = 0; s < cfg.num_stages; ++s) size = cfg.max_pool ? size / 2 : (size + 1) / 2;
@@ -23,15 +75,9 @@ int64_t spatial_after_stages(const Config& cfg, int64_t size) {
 }
 
 void validate(const Config& c) {
-  require(c.n_way >= 2 && c.n_way <= 100000, "n_way must be in [2, 100000], got " + std::to_string(c.n_way));
-  require(c.image_channels >= 1 && c.image_channels <= 4096,
-          "image_channels must be in [1, 4096], got " + std::to_string(c.image_channels));
-  require(c.image_height >= 1 && c.image_height <= 8192 && c.image_width >= 1 && c.image_width <= 8192,
-          "image_height and image_width must be in [1, 8192]");
-  require(c.num_stages >= 1 && c.num_stages <= 16,
-          "num_stages must be in [1, 16], got " + std::to_string(c.num_stages));
-  require(c.num_filters >= 1 && c.num_filters <= 4096,
-          "num_filters must be in [1, 4096], got " + std::to_string(c.num_filters));
+  visit_fields(c, RangeCheck{});
+  require(c.meta_lr_min <= c.meta_lr, "meta_lr_min (" + number(c.meta_lr_min) +
+                                          ") must not exceed meta_lr (" + number(c.meta_lr) + ")");
   if (c.max_pool) {
     require(spatial_after_stages(c, c.image_height) >= 1 && spatial_after_stages(c, c.image_width) >= 1,
             "a " + std::to_string(c.image_height) + "x" + std::to_string(c.image_width) +
@@ -39,57 +85,11 @@ void validate(const Config& c) {
                 " max-pool stages (each halves it; need at least " +
                 std::to_string(1LL << c.num_stages) + " pixels per side)");
   }
-  require(c.inner_steps >= 1 && c.inner_steps <= 1000,
-          "inner_steps must be in [1, 1000], got " + std::to_string(c.inner_steps));
-  require(c.eval_inner_steps >= 1 && c.eval_inner_steps <= 1000,
-          "eval_inner_steps must be in [1, 1000], got " + std::to_string(c.eval_inner_steps));
-  require(std::isfinite(c.inner_lr), "inner_lr must be finite");
-  require(static_cast<int32_t>(c.bn_stats) >= 0 && static_cast<int32_t>(c.bn_stats) <= 2,
-          "bn_stats must be MAML_BN_RUNNING, MAML_BN_TRANSDUCTIVE or MAML_BN_SUPPORT");
-  require(c.msl_epochs >= 0, "msl_epochs must be >= 0");
-  require(c.first_order_epochs >= 0, "first_order_epochs must be >= 0");
-  require(finite_positive(c.meta_lr), "meta_lr must be finite and > 0");
-  require(std::isfinite(c.meta_lr_min) && c.meta_lr_min >= 0.0f && c.meta_lr_min <= c.meta_lr,
-          "meta_lr_min must be in [0, meta_lr]");
-  require(std::isfinite(c.adam_beta1) && c.adam_beta1 >= 0.0f && c.adam_beta1 < 1.0f,
-          "adam_beta1 must be in [0, 1)");
-  require(std::isfinite(c.adam_beta2) && c.adam_beta2 >= 0.0f && c.adam_beta2 < 1.0f,
-          "adam_beta2 must be in [0, 1)");
-  require(std::isfinite(c.grad_clip) && c.grad_clip >= 0.0f, "grad_clip must be >= 0 (0 = off)");
-  require(c.epochs >= 1, "epochs must be >= 1");
-  require(c.iters_per_epoch >= 1, "iters_per_epoch must be >= 1");
-  require(static_cast<int32_t>(c.device_type) >= 0 && static_cast<int32_t>(c.device_type) <= 2,
-          "device_type must be MAML_DEVICE_AUTO, MAML_DEVICE_CPU or MAML_DEVICE_CUDA, got " +
-              std::to_string(static_cast<int32_t>(c.device_type)));
-  require(c.device_index >= 0, "device_index must be >= 0");
-  require(static_cast<int32_t>(c.task_batching) >= 0 && static_cast<int32_t>(c.task_batching) <= 2,
-          "task_batching must be MAML_TASKS_AUTO, MAML_TASKS_LOOP or MAML_TASKS_BATCHED");
-  require(c.num_threads >= 0 && c.num_threads <= 1024, "num_threads must be in [0, 1024]");
-  require(static_cast<int32_t>(c.dtype) == 0 || static_cast<int32_t>(c.dtype) == 1,
-          "dtype must be MAML_DTYPE_FLOAT32 or MAML_DTYPE_FLOAT64");
   const int64_t feat = static_cast<int64_t>(c.num_filters) *
                        (c.max_pool ? spatial_after_stages(c, c.image_height) *
                                          spatial_after_stages(c, c.image_width)
                                    : 1);
   require(feat * c.n_way <= (int64_t{1} << 31), "the linear head would be too large");
-}
-
-std::string to_string(BnStats s) {
-  switch (s) {
-    case BnStats::Running: return "running";
-    case BnStats::Transductive: return "transductive";
-    case BnStats::Support: return "support";
-  }
-  return "?";
-}
-
-std::string to_string(TaskBatching t) {
-  switch (t) {
-    case TaskBatching::Auto: return "auto";
-    case TaskBatching::Loop: return "loop";
-    case TaskBatching::Batched: return "batched";
-  }
-  return "?";
 }
 
 }  // namespace mamlpp

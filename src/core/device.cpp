@@ -2,6 +2,7 @@
 
 #include <torch/cuda.h>
 
+#include <atomic>
 #include <string>
 
 #include "common/error.hpp"
@@ -60,6 +61,23 @@ DeviceMemory cuda_memory(int32_t index, bool reset_peak) {
   throw unsupported("this libmamlpp was built against a LibTorch whose CUDA allocator statistics it could not "
                     "compile against (see MAMLPP_HAVE_CUDA_MEMORY_STATS in the CMake output)");
 #endif
+}
+
+namespace {
+std::atomic<bool> g_cuda_deterministic{true};
+}  // namespace
+
+void set_cuda_deterministic(bool deterministic) {
+  g_cuda_deterministic = deterministic;
+  at::globalContext().setDeterministicCuDNN(deterministic);
+}
+
+void use_cuda_switches() {
+  // Shapes repeat every step: let cuDNN find its fastest algorithms once, among the deterministic
+  // ones by default, so that on the GPU as on the CPU a seed reproduces a run and training resumed
+  // from a file equals training never stopped (docs/DECISIONS.md).
+  at::globalContext().setBenchmarkCuDNN(true);
+  at::globalContext().setDeterministicCuDNN(g_cuda_deterministic.load());
 }
 
 }  // namespace mamlpp

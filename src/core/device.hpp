@@ -26,6 +26,13 @@ struct DeviceMemory {
 // compile against -> Error(Unsupported).
 DeviceMemory cuda_memory(int32_t index, bool reset_peak);
 
+// The process-wide choice between deterministic (default) and fastest cuDNN algorithms
+// (maml_set_cuda_deterministic). Takes effect at once.
+void set_cuda_deterministic(bool deterministic);
+// A CUDA model calls this when it is created: cuDNN autotuning (shapes repeat every step), among
+// the deterministic algorithms unless set_cuda_deterministic(false) said otherwise.
+void use_cuda_switches();
+
 inline at::ScalarType scalar_type(DType d) { return d == DType::Float64 ? at::kDouble : at::kFloat; }
 
 }  // namespace mamlpp

@@ -3,7 +3,6 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <map>
 #include <string>
 #include <utility>
@@ -17,15 +16,7 @@ namespace mamlpp {
 
 MetaLearner::MetaLearner(const Config& cfg, at::Device device)
     : cfg_(cfg), layout_(make_layout(cfg)), device_(device), dtype_(scalar_type(cfg.dtype)) {
-  // Shapes repeat every step: let cuDNN find its fastest algorithms once, among the deterministic
-  // ones, so that on the GPU as on the CPU a seed reproduces a run and training resumed from a
-  // file equals training never stopped. Both are process-wide switches; MAMLPP_CUDNN_DETERMINISTIC=0
-  // in the environment trades that for cuDNN's nondeterministic algorithms (docs/DECISIONS.md).
-  if (device_.is_cuda()) {
-    const char* det = std::getenv("MAMLPP_CUDNN_DETERMINISTIC");
-    at::globalContext().setBenchmarkCuDNN(true);
-    at::globalContext().setDeterministicCuDNN(det == nullptr || std::string(det) != "0");
-  }
+  if (device_.is_cuda()) use_cuda_switches();
 }
 
 namespace {
@@ -161,7 +152,11 @@ Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
   }
 
   if (cfg_.grad_clip > 0.0f) {
-    for (at::Tensor& g : grads) g.clamp_(-cfg_.grad_clip, cfg_.grad_clip);
+    // The reference clamps the network's parameters only (weights, biases, BN gamma and beta);
+    // the LSLR table, last in Adam's order, only with grad_clip_lslr (docs/DECISIONS.md).
+    const bool lslr_last = cfg_.learn_inner_lr && !cfg_.grad_clip_lslr;
+    const size_t clamped = grads.size() - (lslr_last ? 1 : 0);
+    for (size_t k = 0; k < clamped; ++k) grads[k].clamp_(-cfg_.grad_clip, cfg_.grad_clip);
   }
   const double lr = cosine_meta_lr(cfg_, mg.epoch);
   adam_step(params_.trainable(cfg_), grads, adam_, lr, cfg_.adam_beta1, cfg_.adam_beta2);

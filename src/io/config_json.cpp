@@ -16,42 +16,6 @@ namespace mamlpp::io {
 
 namespace {
 
-// Every field, in maml_config's order, with the format minor version that introduced it (all 0
-// in 1.0). A field added later gets since_minor = its minor and a default in Config.
-template <class C, class F>
-void visit_fields(C& c, F&& f) {
-  f("n_way", c.n_way, 0);
-  f("image_channels", c.image_channels, 0);
-  f("image_height", c.image_height, 0);
-  f("image_width", c.image_width, 0);
-  f("num_stages", c.num_stages, 0);
-  f("num_filters", c.num_filters, 0);
-  f("max_pool", c.max_pool, 0);
-  f("inner_steps", c.inner_steps, 0);
-  f("eval_inner_steps", c.eval_inner_steps, 0);
-  f("inner_lr", c.inner_lr, 0);
-  f("learn_inner_lr", c.learn_inner_lr, 0);
-  f("per_step_bn", c.per_step_bn, 0);
-  f("bn_stats", c.bn_stats, 0);
-  f("multi_step_loss", c.multi_step_loss, 0);
-  f("msl_epochs", c.msl_epochs, 0);
-  f("second_order", c.second_order, 0);
-  f("first_order_epochs", c.first_order_epochs, 0);
-  f("meta_lr", c.meta_lr, 0);
-  f("meta_lr_min", c.meta_lr_min, 0);
-  f("adam_beta1", c.adam_beta1, 0);
-  f("adam_beta2", c.adam_beta2, 0);
-  f("grad_clip", c.grad_clip, 0);
-  f("epochs", c.epochs, 0);
-  f("iters_per_epoch", c.iters_per_epoch, 0);
-  f("device_type", c.device_type, 0);
-  f("device_index", c.device_index, 0);
-  f("seed", c.seed, 0);
-  f("task_batching", c.task_batching, 0);
-  f("num_threads", c.num_threads, 0);
-  f("dtype", c.dtype, 0);
-}
-
 // The double whose shortest JSON text is the shortest decimal of f ("0.1", not
 // "0.10000000149011612") and that converts back to exactly f. to_chars/from_chars ignore the
 // C locale, which a host program may have changed.
@@ -67,16 +31,16 @@ double readable_double(float f) {
 
 struct Writer {
   nlohmann::ordered_json& out;
-  void operator()(const char* key, const int32_t& v, int) { out[key] = v; }
-  void operator()(const char* key, const uint64_t& v, int) { out[key] = v; }
-  void operator()(const char* key, const bool& v, int) { out[key] = v ? 1 : 0; }
-  void operator()(const char* key, const float& v, int) {
-    if (!std::isfinite(v)) throw invalid_argument(std::string("config: ") + key + " is not finite");
-    out[key] = readable_double(v);
+  void operator()(const FieldInfo& f, const int32_t& v) { out[f.name] = v; }
+  void operator()(const FieldInfo& f, const uint64_t& v) { out[f.name] = v; }
+  void operator()(const FieldInfo& f, const bool& v) { out[f.name] = v ? 1 : 0; }
+  void operator()(const FieldInfo& f, const float& v) {
+    if (!std::isfinite(v)) throw invalid_argument(std::string("config: ") + f.name + " is not finite");
+    out[f.name] = readable_double(v);
   }
   template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
-  void operator()(const char* key, const E& v, int) {
-    out[key] = static_cast<std::underlying_type_t<E>>(v);
+  void operator()(const FieldInfo& f, const E& v) {
+    out[f.name] = static_cast<std::underlying_type_t<E>>(v);
   }
 };
 
@@ -110,24 +74,28 @@ struct Reader {
     return x;
   }
 
-  void operator()(const char* key, int32_t& v, int since) {
-    if (const auto* j = get(key, since))
+  void operator()(const FieldInfo& f, int32_t& v) {
+    const char* key = f.name;
+    if (const auto* j = get(key, f.since))
       v = static_cast<int32_t>(integer(*j, key, std::numeric_limits<int32_t>::min(),
                                        std::numeric_limits<int32_t>::max()));
   }
-  void operator()(const char* key, bool& v, int since) {
-    if (const auto* j = get(key, since)) v = integer(*j, key, 0, 1) == 1;
+  void operator()(const FieldInfo& f, bool& v) {
+    const char* key = f.name;
+    if (const auto* j = get(key, f.since)) v = integer(*j, key, 0, 1) == 1;
   }
-  void operator()(const char* key, uint64_t& v, int since) {
-    if (const auto* j = get(key, since)) {
+  void operator()(const FieldInfo& f, uint64_t& v) {
+    const char* key = f.name;
+    if (const auto* j = get(key, f.since)) {
       if (!j->is_number_unsigned())
         throw format_error(std::string("config: \"") + key +
                            "\" must be an unsigned 64-bit integer");
       v = j->get<uint64_t>();
     }
   }
-  void operator()(const char* key, float& v, int since) {
-    const auto* j = get(key, since);
+  void operator()(const FieldInfo& f, float& v) {
+    const char* key = f.name;
+    const auto* j = get(key, f.since);
     if (!j) return;
     if (!j->is_number())
       throw format_error(std::string("config: \"") + key + "\" must be a number");
@@ -138,8 +106,9 @@ struct Reader {
     v = static_cast<float>(d);
   }
   template <class E, class = std::enable_if_t<std::is_enum_v<E>>>
-  void operator()(const char* key, E& v, int since) {
-    if (const auto* j = get(key, since))
+  void operator()(const FieldInfo& f, E& v) {
+    const char* key = f.name;
+    if (const auto* j = get(key, f.since))
       v = static_cast<E>(integer(*j, key, std::numeric_limits<int32_t>::min(),
                                  std::numeric_limits<int32_t>::max()));
   }

@@ -12,7 +12,7 @@ struct FormatVersion {
 };
 
 // What this library writes.
-constexpr FormatVersion kFormatVersion{1, 0};
+constexpr FormatVersion kFormatVersion{1, 1};
 
 std::string to_string(FormatVersion v);
 

@@ -104,7 +104,10 @@ static void test_struct_layout(void** state) {
   assert_int_equal(offsetof(maml_config, num_threads), 124);
   assert_int_equal(offsetof(maml_config, dtype), 128);
   assert_int_equal(offsetof(maml_config, reserved1), 132);
-  assert_int_equal(sizeof(maml_config), 136);
+  /* 1.1 */
+  assert_int_equal(offsetof(maml_config, grad_clip_lslr), 136);
+  assert_int_equal(offsetof(maml_config, reserved2), 140);
+  assert_int_equal(sizeof(maml_config), 144);
 
   assert_int_equal(offsetof(maml_tasks, num_tasks), 4);
   assert_int_equal(offsetof(maml_tasks, support_size), 8);
@@ -163,6 +166,8 @@ static void test_config_init_defaults(void** state) {
   assert_int_equal(c.task_batching, MAML_TASKS_AUTO);
   assert_int_equal(c.num_threads, 0);
   assert_int_equal(c.dtype, MAML_DTYPE_FLOAT32);
+  assert_int_equal(c.grad_clip_lslr, 0);
+  assert_int_equal(c.reserved2, 0);
   /* NULL is ignored. */
   maml_config_init(NULL);
 }
@@ -185,6 +190,22 @@ static int config_fields_equal(const maml_config* a, const maml_config* b) {
          a->dtype == b->dtype;
 }
 
+/* The exported maml_config_init (what programs built against the 1.0 header call, bypassing the
+ * header's macro) writes exactly the 1.0 struct: 136 bytes, struct_size 136, nothing after. */
+static void test_config_init_symbol_writes_the_1_0_struct(void** state) {
+  unsigned char raw[sizeof(maml_config) + 16];
+  maml_config reference;
+  maml_config* c = (maml_config*)(void*)raw;
+  size_t i;
+  (void)state;
+  maml_config_init(&reference);
+  memset(raw, 0x5A, sizeof raw);
+  (maml_config_init)(c);
+  assert_int_equal(c->struct_size, 136);
+  assert_true(config_fields_equal(c, &reference));
+  for (i = 136; i < sizeof raw; ++i) assert_int_equal(raw[i], 0x5A);
+}
+
 static void test_config_init_sized(void** state) {
   maml_config reference, c;
   unsigned char big[sizeof(maml_config) + 32];
@@ -197,8 +218,7 @@ static void test_config_init_sized(void** state) {
 
   memset(&c, 0xCD, sizeof c);
   assert_error(maml_config_init_sized(&c, 0), MAML_E_INVALID_ARGUMENT, "struct_size");
-  assert_error(maml_config_init_sized(&c, sizeof(maml_config) - 4), MAML_E_INVALID_ARGUMENT,
-               "struct_size");
+  assert_error(maml_config_init_sized(&c, 135), MAML_E_INVALID_ARGUMENT, "struct_size");
   /* A failed call changes nothing. */
   for (i = 0; i < sizeof c; ++i) assert_int_equal(((unsigned char*)&c)[i], 0xCD);
 
@@ -206,6 +226,13 @@ static void test_config_init_sized(void** state) {
   assert_no_error();
   assert_int_equal(c.struct_size, sizeof(maml_config));
   assert_true(config_fields_equal(&c, &reference));
+
+  /* A 1.0 program's struct: 136 bytes written, not one more. */
+  memset(&c, 0xCD, sizeof c);
+  assert_ok(maml_config_init_sized(&c, 136));
+  assert_int_equal(c.struct_size, 136);
+  assert_true(config_fields_equal(&c, &reference));
+  for (i = 136; i < sizeof c; ++i) assert_int_equal(((unsigned char*)&c)[i], 0xCD);
 
   /* A newer binding's larger struct: the known part gets the defaults, the rest zeros, and
    * struct_size is what the caller said. */
@@ -307,6 +334,7 @@ int main(void) {
       cmocka_unit_test(test_struct_layout),
       cmocka_unit_test(test_config_init_defaults),
       cmocka_unit_test(test_config_init_sized),
+      cmocka_unit_test(test_config_init_symbol_writes_the_1_0_struct),
       cmocka_unit_test(test_last_error_cleared_by_success),
       cmocka_unit_test(test_last_error_is_thread_local),
       cmocka_unit_test(test_free_null),

@@ -114,6 +114,36 @@ static inline maml_model* new_small_model(void) {
   return new_model(&c);
 }
 
+/* A copy of m whose learned inner rates for `tensor` (an adapted tensor's name, e.g.
+ * "backbone.head.weight") are all `rate`, through its file bytes: maml_config bounds inner_lr, but
+ * a file may carry any finite learned rate, which is how adaptation can still diverge. */
+static inline maml_model* model_with_rate(const maml_model* m, const char* tensor, float rate) {
+  void* data = NULL;
+  size_t size = 0, i;
+  uint64_t header_len = 0;
+  char key[256], *header, *at;
+  unsigned long long begin = 0, end = 0;
+  maml_model* out = NULL;
+  assert_int_equal(maml_save_buffer(m, &data, &size), MAML_OK);
+  for (i = 0; i < 8; ++i) header_len |= (uint64_t)((unsigned char*)data)[i] << (8 * i);
+  header = (char*)malloc((size_t)header_len + 1);
+  assert_non_null(header);
+  memcpy(header, (char*)data + 8, (size_t)header_len);
+  header[header_len] = '\0';
+  snprintf(key, sizeof key, "\"lslr.%s\"", tensor);
+  at = strstr(header, key);
+  assert_non_null(at);
+  at = strstr(at, "\"data_offsets\"");
+  assert_non_null(at);
+  assert_int_equal(sscanf(at, "\"data_offsets\":[%llu,%llu]", &begin, &end), 2);
+  for (i = (size_t)begin; i < (size_t)end; i += sizeof(float))
+    memcpy((char*)data + 8 + header_len + i, &rate, sizeof rate);
+  free(header);
+  assert_int_equal(maml_load_buffer(data, size, MAML_DEVICE_CPU, 0, &out), MAML_OK);
+  maml_buffer_free(data);
+  return out;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Deterministic synthetic data
  * ------------------------------------------------------------------------------------------- */

@@ -307,11 +307,20 @@ def test_resume_after_kill():
 
 def test_numerical_failure():
     d = work("numerical")
+    root = os.path.join(d, "data")
+    make_folder(root, ["c%02d" % k for k in range(24)], 3)
     out = os.path.join(d, "run")
-    p = run(["train", "--out", out, "--epochs", "2", "--iters-per-epoch", "2", "--inner-lr", "1e30"] + TINY, rc=4)
+    # Finite pixels so large (mean -3e38) that the first convolution overflows float32.
+    p = run(["train", "--dataset", "folder", "--data-dir", root, "--image-channels", "1", "--out", out,
+             "--epochs", "2", "--iters-per-epoch", "2", "--set", "mean=[-3e38]", "--set", "std=[1]",
+             "--set", "split_fractions=[0.5,0.25]"] + TINY,
+            rc=4)
     error_line(p, "non-finite")
     check(not epoch_files(out) and not os.path.exists(os.path.join(out, "latest.maml")),
           "no checkpoint after a non-finite first step")
+    # An absurd inner rate is refused before anything runs, naming the field and its range.
+    p = run(["train", "--out", os.path.join(d, "run2"), "--inner-lr", "1e30"] + TINY, rc=1)
+    error_line(p, "inner_lr", "[0, 100]")
 
 
 # ---------------------------------------------------------------------------------------------

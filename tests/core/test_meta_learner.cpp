@@ -141,12 +141,13 @@ TEST(MetaTrainStep, SameSeedSameInputsGiveIdenticalLossesAndParameters) {
 }
 
 TEST(MetaTrainStep, NonFiniteLossIsRejectedAndChangesNothing) {
-  Config c = small_config();
-  c.inner_lr = 1e30f;  // the first inner step explodes the weights
+  const Config c = small_config();
   MetaLearner m(c);
   const auto before = m.state(true);
+  TaskTensors tasks = random_tasks(c, 2, 1, 1, 3);
+  tasks.support_x.fill_(3e38);  // finite, but the first convolution overflows float32
   try {
-    m.meta_train_step(random_tasks(c, 2, 1, 1, 3));
+    m.meta_train_step(tasks);
     FAIL() << "expected a numerical error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Numerical);
@@ -156,6 +157,44 @@ TEST(MetaTrainStep, NonFiniteLossIsRejectedAndChangesNothing) {
   const auto after = m.state(true);
   for (size_t i = 0; i < before.size(); ++i)
     EXPECT_TRUE(at::equal(before[i].tensor, after[i].tensor)) << before[i].name;
+}
+
+// grad_clip clamps the network's meta-gradients only, as the reference does; grad_clip_lslr also
+// clamps the inner rates'. Adam's first moment after one step is (1 - beta1) * the clamped gradient.
+TEST(MetaTrainStep, GradClipClampsTheNetworkAndTheRatesOnlyWhenAsked) {
+  for (bool clip_lslr : {false, true}) {
+    SCOPED_TRACE(clip_lslr ? "grad_clip_lslr = 1" : "grad_clip_lslr = 0");
+    Config c = small_config();
+    c.dtype = DType::Float64;
+    c.grad_clip = 1e-6f;
+    c.grad_clip_lslr = clip_lslr;
+    MetaLearner m(c);
+    const TaskTensors tasks = random_tasks(c, 2, 1, 1, 5, at::kDouble);
+    const MetaGradient g = m.meta_gradient(tasks);
+    m.meta_train_step(tasks);
+    const double bound = (1.0 - c.adam_beta1) * static_cast<double>(c.grad_clip) * (1 + 1e-9);
+    const at::Tensor raw_lslr = g.grads.back().to(at::kCPU).abs().max();
+    ASSERT_GT(raw_lslr.item<double>(), 10 * c.grad_clip);  // else the test could not tell
+    int64_t network = 0, rates = 0;
+    double largest_rate_moment = 0;
+    for (const NamedTensor& t : m.state(true)) {
+      if (t.name.rfind("adam.m.", 0) != 0) continue;
+      const double largest = t.tensor.abs().max().item<double>();
+      if (t.name.rfind("adam.m.lslr.", 0) == 0) {
+        ++rates;
+        largest_rate_moment = std::max(largest_rate_moment, largest);
+      } else {
+        ++network;
+        EXPECT_LE(largest, bound) << t.name;
+      }
+    }
+    EXPECT_GT(network, 0);
+    EXPECT_GT(rates, 0);
+    if (clip_lslr)
+      EXPECT_LE(largest_rate_moment, bound);
+    else
+      EXPECT_NEAR(largest_rate_moment, (1.0 - c.adam_beta1) * raw_lslr.item<double>(), 1e-12);
+  }
 }
 
 TEST(MetaTrainStep, DaAndCosineShowInMetrics) {

@@ -53,7 +53,7 @@ TEST(ModelFile, RoundTripIsByteExact) {
       const ModelFile back = decode(bytes);
       expect_same(m, back);
       EXPECT_EQ(encode_model_file(back), bytes);
-      EXPECT_EQ(back.format_version, "1.0");
+      EXPECT_EQ(back.format_version, "1.1");
       EXPECT_EQ(back.library_version, MAMLPP_VERSION_STRING);
     }
 }
@@ -110,7 +110,7 @@ TEST(ModelFile, MetadataKeysAndFormats) {
   const auto& md = sf.metadata;
   EXPECT_EQ(md.size(), 7u);
   EXPECT_EQ(md.at("format"), "libmamlpp");
-  EXPECT_EQ(md.at("format_version"), "1.0");
+  EXPECT_EQ(md.at("format_version"), "1.1");
   EXPECT_EQ(md.at("library_version"), MAMLPP_VERSION_STRING);
   EXPECT_EQ(md.at("step"), "42");
   EXPECT_EQ(md.at("has_optimizer"), "true");
@@ -123,7 +123,7 @@ TEST(ModelFile, MetadataKeysAndFormats) {
             "\"first_order_epochs\":50,\"meta_lr\":0.001,\"meta_lr_min\":1e-05,"
             "\"adam_beta1\":0.9,\"adam_beta2\":0.99,\"grad_clip\":0.0,\"epochs\":150,"
             "\"iters_per_epoch\":500,\"device_type\":0,\"device_index\":0,\"seed\":7,"
-            "\"task_batching\":0,\"num_threads\":0,\"dtype\":0}");
+            "\"task_batching\":0,\"num_threads\":0,\"dtype\":0,\"grad_clip_lslr\":0}");
 }
 
 TEST(ModelFile, ConfigJsonRoundTripsEveryFieldExactly) {
@@ -235,7 +235,7 @@ std::vector<uint8_t> with_config(const std::function<void(nlohmann::ordered_json
 }
 
 TEST(ModelFileDecode, NewerMajorIsRefusedNamingBothVersions) {
-  const std::string want = "file format 2.0 is newer than this library's 1.0; upgrade libmamlpp";
+  const std::string want = "file format 2.0 is newer than this library's 1.1; upgrade libmamlpp";
   EXPECT_EQ(decode_error(with_metadata("format_version", "2.0")), want);
   // Even when the newer major also changed the layout beyond what this reader accepts.
   EditableFile f(tiny_file(false));
@@ -260,6 +260,22 @@ TEST(ModelFileDecode, NewerMinorIsReadIgnoringWhatItAdds) {
   EXPECT_EQ(back.format_version, "1.7");
   EXPECT_EQ(back.extra_metadata.at("new_key"), "x");
   EXPECT_EQ(config_to_json(back.config), config_to_json(tiny_config()));
+}
+
+// A file written by libmamlpp 1.0 (format 1.0) has no field added since: each takes its default.
+TEST(ModelFileDecode, OlderMinorGetsTheDefaultsOfLaterFields) {
+  EditableFile f(tiny_file(true));
+  f.metadata["format_version"] = "1.0";
+  auto cfg = nlohmann::ordered_json::parse(f.metadata.at("config"));
+  ASSERT_TRUE(cfg.contains("grad_clip_lslr"));
+  cfg.erase("grad_clip_lslr");
+  f.metadata["config"] = cfg.dump();
+  const ModelFile back = decode(f.build());
+  EXPECT_EQ(back.format_version, "1.0");
+  EXPECT_FALSE(back.config.grad_clip_lslr);
+  // The same field missing from a 1.1 file is an error.
+  f.metadata["format_version"] = "1.1";
+  EXPECT_EQ(decode_error(f.build()), "config: missing field \"grad_clip_lslr\"");
 }
 
 TEST(ModelFileDecode, FormatAndVersionMetadata) {
@@ -302,7 +318,7 @@ TEST(ModelFileDecode, ConfigProblems) {
   EXPECT_EQ(decode_error(with_config([](auto& c) { c.erase("seed"); })),
             "config: missing field \"seed\"");
   EXPECT_EQ(decode_error(with_config([](auto& c) { c["surprise"] = 1; })),
-            "config: unexpected field 'surprise' in a format 1.0 file");
+            "config: unexpected field 'surprise' in a format 1.1 file");
   EXPECT_EQ(decode_error(with_config([](auto& c) { c["n_way"] = 2.5; })),
             "config: \"n_way\" must be an integer");
   EXPECT_EQ(decode_error(with_config([](auto& c) { c["n_way"] = 1ll << 40; })),

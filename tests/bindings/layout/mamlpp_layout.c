@@ -68,8 +68,10 @@ static const field config_fields[] = {
     F(maml_config, num_threads, "int32_t"),
     F(maml_config, dtype, "int32_t"),
     F(maml_config, reserved1, "int32_t"),
+    F(maml_config, grad_clip_lslr, "int32_t"),
+    F(maml_config, reserved2, "int32_t"),
 };
-CHECK_LAST(maml_config, reserved1);
+CHECK_LAST(maml_config, reserved2);
 
 static const field tasks_fields[] = {
     F(maml_tasks, struct_size, "uint32_t"),
