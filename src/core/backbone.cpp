@@ -2,54 +2,6 @@
 
 namespace mamlpp {
 
-namespace {
-
-// A [F] tensor shared by all tasks becomes [T*F] in the task-folded channel layout; a [T*F]
-// tensor (per-task statistics) is already there.
-at::Tensor tile(const at::Tensor& t, int64_t tasks, int64_t channels) {
-  if (!t.defined()) return t;
-  return t.numel() == channels ? (tasks == 1 ? t : t.repeat({tasks})) : t;
-}
-
-at::Tensor batch_norm(const at::Tensor& h, const BnLayer& layer, const BnSpec& spec, int64_t tasks) {
-  const int64_t f = layer.gamma.numel();
-  const at::Tensor gamma = tile(layer.gamma, tasks, f);
-  const at::Tensor beta = tile(layer.beta, tasks, f);
-  at::Tensor out;
-  switch (spec.mode) {
-    case BnMode::Batch:
-      out = at::batch_norm(h, gamma, beta, {}, {}, /*training=*/true, kBnMomentum, kBnEps,
-                           /*cudnn_enabled=*/true);
-      break;
-    case BnMode::Given:
-      out = at::batch_norm(h, gamma, beta, tile(layer.mean, tasks, f), tile(layer.var, tasks, f),
-                           /*training=*/false, kBnMomentum, kBnEps, /*cudnn_enabled=*/true);
-      break;
-    case BnMode::Reference: {
-      // Statistics of the leading rows (the support set), applied to every row.
-      const at::Tensor ref = h.narrow(0, 0, spec.reference_rows);
-      const at::Tensor mean = ref.mean({0, 2, 3}, /*keepdim=*/true);
-      const at::Tensor var = (ref - mean).pow(2).mean({0, 2, 3}, /*keepdim=*/true);
-      out = (h - mean) * at::rsqrt(var + kBnEps) * gamma.view({1, -1, 1, 1}) +
-            beta.view({1, -1, 1, 1});
-      break;
-    }
-  }
-  if (spec.observe != nullptr) {
-    const at::Tensor src = spec.mode == BnMode::Reference ? h.narrow(0, 0, spec.reference_rows) : h;
-    at::NoGradGuard no_grad;
-    const at::Tensor d = src.detach();
-    const at::Tensor mean = d.mean({0, 2, 3});
-    const at::Tensor var = (d - mean.view({1, -1, 1, 1})).pow(2).mean({0, 2, 3});
-    spec.observe->mean.push_back(mean.view({tasks, f}));
-    spec.observe->var.push_back(var.view({tasks, f}));
-    spec.observe->count.push_back(d.size(0) * d.size(2) * d.size(3));
-  }
-  return out;
-}
-
-}  // namespace
-
 at::Tensor forward(const Config& cfg, const at::Tensor& x, const std::vector<at::Tensor>& w,
                    const BnSpec& bn) {
   const int64_t tasks = x.size(0);

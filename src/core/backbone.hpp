@@ -11,39 +11,11 @@
 
 #include <vector>
 
+#include "core/batch_norm.hpp"
 #include "core/config.hpp"
 
 namespace mamlpp {
 
-// How a batch-norm layer obtains its normalisation statistics in one forward pass.
-enum class BnMode {
-  Batch,      // statistics of the batch itself (training; transductive evaluation)
-  Given,      // statistics supplied by the caller (running statistics; a learner's support stats)
-  Reference,  // statistics of the first `reference_rows` examples, applied to all (support stats)
-};
-
-// One BN layer's affine row and, for BnMode::Given, its statistics. gamma/beta are [F] (shared by
-// all tasks); mean/var are [F] (shared) or [T*F] (per task).
-struct BnLayer {
-  at::Tensor gamma, beta, mean, var;
-};
-
-// Batch statistics observed during a forward pass, detached: per stage mean and biased variance,
-// [T, F] each, over `count` values per channel.
-struct BnObservation {
-  std::vector<at::Tensor> mean, var;
-  std::vector<int64_t> count;
-};
-
-struct BnSpec {
-  BnMode mode = BnMode::Batch;
-  std::vector<BnLayer> layers;     // one per stage
-  int64_t reference_rows = 0;      // BnMode::Reference
-  BnObservation* observe = nullptr;  // when set, record the statistics each stage used
-};
-
-constexpr double kBnEps = 1e-5;
-constexpr double kBnMomentum = 0.1;
 constexpr double kLeakySlope = 0.01;
 
 // x: [T, n, C, H, W]; weights: the adapted tensors of the layout, each with a leading T.

@@ -6,24 +6,16 @@
 
 namespace mamlpp {
 
-BnSpec bn_spec(const MetaParams& meta, int64_t row, BnMode mode, bool detach) {
-  BnSpec spec;
-  spec.mode = mode;
-  for (size_t s = 0; s < meta.gamma.size(); ++s) {
-    BnLayer layer;
-    layer.gamma = meta.gamma[s].select(0, row);
-    layer.beta = meta.beta[s].select(0, row);
-    if (detach) {
-      layer.gamma = layer.gamma.detach();
-      layer.beta = layer.beta.detach();
-    }
-    if (mode == BnMode::Given) {
-      layer.mean = meta.running_mean[s].select(0, row);
-      layer.var = meta.running_var[s].select(0, row);
-    }
-    spec.layers.push_back(std::move(layer));
-  }
-  return spec;
+std::vector<at::Tensor> inner_step(const std::vector<at::Tensor>& fast,
+                                   const std::vector<at::Tensor>& grads, const at::Tensor& lslr,
+                                   int64_t step) {
+  // Evaluation may take more steps than were meta-trained: they reuse the last column of rates.
+  const at::Tensor rates = lslr.select(1, std::min<int64_t>(step, lslr.size(1) - 1));
+  std::vector<at::Tensor> next;
+  next.reserve(fast.size());
+  for (size_t k = 0; k < fast.size(); ++k)
+    next.push_back(fast[k] - rates.select(0, static_cast<int64_t>(k)) * grads[k]);
+  return next;
 }
 
 namespace {
@@ -56,7 +48,6 @@ InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const Task
                            const InnerLoopOptions& opt) {
   at::AutoGradMode grad_mode(true);
   const int64_t T = tasks.num_tasks();
-  const int64_t rate_columns = meta.lslr.size(1);
   InnerLoopResult out;
 
   // theta_0 for every task: a broadcast view of the meta-weights (no copy). In evaluation the
@@ -92,23 +83,13 @@ InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const Task
     const std::vector<at::Tensor> grads = torch::autograd::grad(
         {support_loss}, fast, {}, /*retain_graph=*/opt.training, create_graph);
 
-    // theta_{i+1} = theta_i - alpha[tensor][i] * g. In first-order mode g carries no graph but
-    // theta_i and alpha still do, so both receive outer gradients.
-    std::vector<at::Tensor> next;
-    next.reserve(fast.size());
     {
       at::AutoGradMode keep(opt.training);
-      for (size_t k = 0; k < fast.size(); ++k) {
-        // Evaluation may take more steps than were meta-trained: they reuse the last rate.
-        const at::Tensor rate =
-            lslr.select(0, static_cast<int64_t>(k)).select(0, std::min<int64_t>(i, rate_columns - 1));
-        next.push_back(fast[k] - rate * grads[k]);
-      }
+      fast = inner_step(fast, grads, lslr, i);
     }
     if (!opt.training) {
-      for (at::Tensor& t : next) t.requires_grad_(true);
+      for (at::Tensor& t : fast) t.requires_grad_(true);
     }
-    fast = std::move(next);
 
     // Query pass at theta_{i+1}, BN row i: every step under MSL, else only the last.
     if (!tasks.has_query()) continue;

@@ -23,12 +23,6 @@ struct InnerLoopOptions {
   bool observe_running = false;        // training: record batch statistics for BNRS
 };
 
-// A BN observation and the BN row it belongs to.
-struct RowObservation {
-  int64_t row;
-  BnObservation stats;
-};
-
 struct InnerLoopResult {
   at::Tensor task_loss;               // [T]: weighted query losses (training) / last query loss
   at::Tensor accuracy;                // [T]: last-step query accuracy, detached
@@ -36,12 +30,16 @@ struct InnerLoopResult {
   std::vector<RowObservation> observations;
 };
 
+// One inner step (LSLR): theta_{i+1} = theta_i - alpha[tensor][i] * grad, for every adapted
+// tensor; `lslr` is the rate table [adapted tensors, inner_steps], steps past its last column reuse
+// that column. In first-order mode the gradients carry no graph, but theta_i and alpha still do,
+// so both receive outer gradients; the result is differentiable as far as its inputs are.
+std::vector<at::Tensor> inner_step(const std::vector<at::Tensor>& fast,
+                                   const std::vector<at::Tensor>& grads, const at::Tensor& lslr,
+                                   int64_t step);
+
 // Runs the inner loop on `tasks`. Without query tensors only adapts (task_loss/accuracy undefined).
 InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const TaskTensors& tasks,
                            const InnerLoopOptions& opt);
-
-// The BN layers of row `row` in a given mode, built from the meta-parameters (running statistics
-// attached when mode is Given).
-BnSpec bn_spec(const MetaParams& meta, int64_t row, BnMode mode, bool detach);
 
 }  // namespace mamlpp

@@ -40,4 +40,17 @@ std::vector<TensorSpec> Layout::meta_parameters(const Config& cfg) const {
   return out;
 }
 
+std::vector<TensorSpec> file_tensors(const Config& cfg, bool with_optimizer) {
+  const Layout layout = make_layout(cfg);
+  std::vector<TensorSpec> out;
+  for (const auto* group : {&layout.adapted, &layout.bn_affine, &layout.bn_running, &layout.lslr})
+    out.insert(out.end(), group->begin(), group->end());
+  if (with_optimizer) {
+    const std::vector<TensorSpec> params = layout.meta_parameters(cfg);
+    for (const TensorSpec& p : params) out.push_back({adam_m_name(p.name), p.shape});
+    for (const TensorSpec& p : params) out.push_back({adam_v_name(p.name), p.shape});
+  }
+  return out;
+}
+
 }  // namespace mamlpp

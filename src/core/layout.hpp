@@ -36,7 +36,13 @@ struct Layout {
 
 Layout make_layout(const Config& cfg);
 
-// Prefixes of the Adam moment tensors in files: "adam.m.<name>", "adam.v.<name>".
+// Every tensor a model file holds, in file order: adapted, bn_affine, bn_running, lslr, then with
+// the optimizer Adam's first moments ("adam.m.<name>") and second moments ("adam.v.<name>") of
+// every meta-parameter in meta_parameters() order. The one definition of that order: src/io
+// validates files against it and core/model_state.hpp maps it onto a live model.
+std::vector<TensorSpec> file_tensors(const Config& cfg, bool with_optimizer);
+
+// Names of the Adam moment tensors in files.
 inline std::string adam_m_name(const std::string& param) { return "adam.m." + param; }
 inline std::string adam_v_name(const std::string& param) { return "adam.v." + param; }
 

@@ -3,11 +3,11 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
-#include <map>
 #include <string>
 #include <utility>
 
 #include "core/device.hpp"
+#include "core/model_state.hpp"
 #include "common/error.hpp"
 #include "core/parallel.hpp"
 #include "core/schedules.hpp"
@@ -160,7 +160,7 @@ Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
   }
   const double lr = cosine_meta_lr(cfg_, mg.epoch);
   adam_step(params_.trainable(cfg_), grads, adam_, lr, cfg_.adam_beta1, cfg_.adam_beta2);
-  if (cfg_.bn_stats == BnStats::Running) update_running_stats(mg.observations);
+  if (cfg_.bn_stats == BnStats::Running) update_running_stats(params_, mg.observations);
   step_ += 1;
 
   Metrics m;
@@ -171,26 +171,6 @@ Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
   m.step = step_;
   m.epoch = mg.epoch;
   return m;
-}
-
-void MetaLearner::update_running_stats(const std::vector<RowObservation>& observations) {
-  // One momentum update per BN row and stage with the mean over every task and pass of this
-  // step, so the result does not depend on the order tasks ran in (loop or batched).
-  at::NoGradGuard no_grad;
-  std::map<int64_t, std::vector<const BnObservation*>> by_row;
-  for (const RowObservation& o : observations) by_row[o.row].push_back(&o.stats);
-  for (const auto& [row, list] : by_row) {
-    for (size_t s = 0; s < params_.running_mean.size(); ++s) {
-      std::vector<at::Tensor> means, vars;
-      for (const BnObservation* o : list) {
-        const double n = static_cast<double>(o->count[s]);
-        means.push_back(o->mean[s]);
-        vars.push_back(o->var[s] * (n > 1.0 ? n / (n - 1.0) : 1.0));  // unbiased, as BN does
-      }
-      params_.running_mean[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(means).mean(0), kBnMomentum);
-      params_.running_var[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(vars).mean(0), kBnMomentum);
-    }
-  }
 }
 
 Metrics MetaLearner::evaluate(const TaskTensors& batch) const {
@@ -278,39 +258,7 @@ std::vector<double> MetaLearner::inner_lrs() const {
 }
 
 std::vector<NamedTensor> MetaLearner::state(bool with_optimizer) const {
-  auto host = [](const at::Tensor& t) { return t.detach().to(at::kCPU).contiguous().clone(); };
-  std::vector<NamedTensor> out;
-  for (size_t k = 0; k < layout_.adapted.size(); ++k) out.push_back({layout_.adapted[k].name, host(params_.weights[k])});
-  for (size_t s = 0; s < params_.gamma.size(); ++s) {
-    out.push_back({layout_.bn_affine[2 * s].name, host(params_.gamma[s])});
-    out.push_back({layout_.bn_affine[2 * s + 1].name, host(params_.beta[s])});
-  }
-  for (size_t s = 0; s < params_.gamma.size(); ++s) {
-    out.push_back({layout_.bn_running[2 * s].name, host(params_.running_mean[s])});
-    out.push_back({layout_.bn_running[2 * s + 1].name, host(params_.running_var[s])});
-  }
-  for (size_t k = 0; k < layout_.lslr.size(); ++k) out.push_back({layout_.lslr[k].name, host(params_.lslr[k])});
-  if (!with_optimizer) return out;
-
-  // Adam moments per meta-parameter, in meta-parameter order; the LSLR table splits into rows.
-  const std::vector<TensorSpec> names = layout_.meta_parameters(cfg_);
-  for (int moment = 0; moment < 2; ++moment) {
-    const std::vector<at::Tensor>& state = moment == 0 ? adam_.m : adam_.v;
-    std::vector<at::Tensor> rows;
-    for (size_t k = 0; k < state.size(); ++k) {
-      const bool lslr = cfg_.learn_inner_lr && k + 1 == state.size();
-      if (!lslr) {
-        rows.push_back(state[k]);
-      } else {
-        for (int64_t r = 0; r < state[k].size(0); ++r) rows.push_back(state[k][r]);
-      }
-    }
-    for (size_t k = 0; k < names.size(); ++k) {
-      const std::string& p = names[k].name;
-      out.push_back({moment == 0 ? adam_m_name(p) : adam_v_name(p), host(rows[k])});
-    }
-  }
-  return out;
+  return export_state(cfg_, params_, with_optimizer ? &adam_ : nullptr);
 }
 
 std::unique_ptr<MetaLearner> MetaLearner::from_state(const Config& cfg, int64_t step, bool has_optimizer,
@@ -318,43 +266,10 @@ std::unique_ptr<MetaLearner> MetaLearner::from_state(const Config& cfg, int64_t 
                                                      at::Device device) {
   validate(cfg);
   std::unique_ptr<MetaLearner> m(new MetaLearner(cfg, device));
-  std::map<std::string, at::Tensor> by_name;
-  for (const NamedTensor& t : tensors) by_name[t.name] = t.tensor;
-  auto take = [&](const TensorSpec& spec, bool grad) {
-    auto it = by_name.find(spec.name);
-    if (it == by_name.end()) throw format_error("missing tensor '" + spec.name + "'");
-    if (it->second.sizes().vec() != spec.shape)
-      throw format_error("tensor '" + spec.name + "' has the wrong shape");
-    return it->second.to(device, m->dtype_, /*non_blocking=*/false, /*copy=*/true).requires_grad_(grad);
-  };
-  const Layout& l = m->layout_;
-  MetaParams& p = m->params_;
-  for (const TensorSpec& s : l.adapted) p.weights.push_back(take(s, true));
-  for (size_t s = 0; s < l.bn_affine.size() / 2; ++s) {
-    p.gamma.push_back(take(l.bn_affine[2 * s], true));
-    p.beta.push_back(take(l.bn_affine[2 * s + 1], true));
-    p.running_mean.push_back(take(l.bn_running[2 * s], false));
-    p.running_var.push_back(take(l.bn_running[2 * s + 1], false));
-  }
-  std::vector<at::Tensor> rates;
-  for (const TensorSpec& s : l.lslr) rates.push_back(take(s, false));
-  p.lslr = at::stack(rates).requires_grad_(cfg.learn_inner_lr);
-
-  m->adam_ = adam_init(p.trainable(cfg));
-  if (has_optimizer) {
-    const std::vector<TensorSpec> names = l.meta_parameters(cfg);
-    for (int moment = 0; moment < 2; ++moment) {
-      std::vector<at::Tensor> rows;
-      for (const TensorSpec& s : names)
-        rows.push_back(take({moment == 0 ? adam_m_name(s.name) : adam_v_name(s.name), s.shape}, false));
-      std::vector<at::Tensor>& dst = moment == 0 ? m->adam_.m : m->adam_.v;
-      const size_t plain = l.adapted.size() + l.bn_affine.size();
-      for (size_t k = 0; k < plain; ++k) dst[k] = rows[k];
-      if (cfg.learn_inner_lr)
-        dst[plain] = at::stack(std::vector<at::Tensor>(rows.begin() + static_cast<long>(plain), rows.end()));
-    }
-    m->adam_.steps = step;
-  }
+  m->params_ = init_meta_params(cfg, m->layout_, device, m->dtype_);
+  m->adam_ = adam_init(m->params_.trainable(cfg));
+  import_state(cfg, tensors, m->params_, has_optimizer ? &m->adam_ : nullptr);
+  if (has_optimizer) m->adam_.steps = step;
   m->step_ = step;
   return m;
 }

@@ -14,6 +14,7 @@
 #include "core/layout.hpp"
 #include "core/learner.hpp"
 #include "core/meta_params.hpp"
+#include "core/model_state.hpp"
 #include "core/tasks.hpp"
 
 namespace mamlpp {
@@ -34,11 +35,6 @@ struct MetaGradient {
   std::vector<RowObservation> observations;  // batch statistics for the running-stat update
   bool second_order = false;
   int64_t epoch = 0;
-};
-
-struct NamedTensor {
-  std::string name;
-  at::Tensor tensor;  // CPU, contiguous
 };
 
 class MetaLearner {
@@ -90,7 +86,6 @@ class MetaLearner {
   // thread, each either batched or task by task; sink(part, result) runs on the part's thread.
   template <typename Sink>
   void for_each_part(const TaskTensors& batch, const InnerLoopOptions& opt, Sink&& sink) const;
-  void update_running_stats(const std::vector<RowObservation>& observations);
 
   Config cfg_;
   Layout layout_;

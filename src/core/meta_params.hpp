@@ -32,11 +32,4 @@ MetaParams init_meta_params(const Config& cfg, const Layout& layout, at::Device 
 // A deep copy (detached, same requires_grad flags) on `device`.
 MetaParams clone_meta_params(const Config& cfg, const MetaParams& p, at::Device device);
 
-// The BN row a (0-based) inner step uses: its own with per-step BN, else the single shared one;
-// evaluation steps beyond inner_steps reuse the last row.
-inline int64_t bn_row(const Config& cfg, int64_t step) {
-  const int64_t rows = bn_rows(cfg);
-  return step < rows ? step : rows - 1;
-}
-
 }  // namespace mamlpp

@@ -126,19 +126,6 @@ TensorDtype file_dtype(const Config& cfg) {
   return cfg.dtype == DType::Float64 ? TensorDtype::F64 : TensorDtype::F32;
 }
 
-std::vector<TensorSpec> expected_tensors(const Config& cfg, bool has_optimizer) {
-  const Layout layout = make_layout(cfg);
-  std::vector<TensorSpec> out;
-  for (const auto* group : {&layout.adapted, &layout.bn_affine, &layout.bn_running, &layout.lslr})
-    out.insert(out.end(), group->begin(), group->end());
-  if (has_optimizer) {
-    const auto params = layout.meta_parameters(cfg);
-    for (const auto& p : params) out.push_back({adam_m_name(p.name), p.shape});
-    for (const auto& p : params) out.push_back({adam_v_name(p.name), p.shape});
-  }
-  return out;
-}
-
 std::vector<uint8_t> encode_model_file(const ModelFile& file) {
   validate(file.config);
   if (file.step < 0) throw invalid_argument("encode_model_file: step is negative");
@@ -151,7 +138,7 @@ std::vector<uint8_t> encode_model_file(const ModelFile& file) {
 
   std::vector<TensorView> views;
   std::vector<std::string> missing;
-  for (const TensorSpec& spec : expected_tensors(file.config, file.has_optimizer)) {
+  for (const TensorSpec& spec : file_tensors(file.config, file.has_optimizer)) {
     const auto it = given.find(spec.name);
     if (it == given.end()) {
       missing.push_back(spec.name);
@@ -238,7 +225,7 @@ ModelFile decode_model_file(const uint8_t* data, std::size_t size) {
   const TensorDtype dtype = file_dtype(file.config);
   std::map<std::string, const TensorView*> present;
   for (const TensorView& t : sf.tensors) present.emplace(t.name, &t);
-  const std::vector<TensorSpec> expected = expected_tensors(file.config, file.has_optimizer);
+  const std::vector<TensorSpec> expected = file_tensors(file.config, file.has_optimizer);
   std::vector<std::string> missing;
   for (const TensorSpec& spec : expected)
     if (!present.count(spec.name)) missing.push_back(spec.name);

@@ -28,7 +28,7 @@ struct ModelFile {
   Config config;
   int64_t step = 0;            // meta-train steps taken (Adam's step count)
   bool has_optimizer = false;  // true: the adam.m.* / adam.v.* moments are present
-  // decode: in file order (expected_tensors order). encode: any order; written in that order.
+  // decode: in file order (file_tensors() order, core/layout.hpp). encode: any order; written in that order.
   std::vector<NamedArray> tensors;
   // Metadata keys outside the reserved ones: encode writes them, decode returns those it found
   // (e.g. added by a newer minor version or another tool). Lets a later version add a key
@@ -41,10 +41,6 @@ struct ModelFile {
 
 // The dtype every tensor of a model with this config has: F32 or F64.
 TensorDtype file_dtype(const Config& cfg);
-
-// The tensors a file must hold, in file order: layout.adapted, bn_affine, bn_running, lslr, then
-// (with the optimiser) adam.m.<p> for every meta-parameter p, then adam.v.<p>.
-std::vector<TensorSpec> expected_tensors(const Config& cfg, bool has_optimizer);
 
 // Serialises; deterministic (equal input, equal bytes). Throws invalid_argument for an invalid
 // config, a negative step, missing, unexpected or duplicate tensors, a wrong dtype, shape or byte

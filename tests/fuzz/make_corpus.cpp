@@ -18,7 +18,7 @@ io::ModelFile model(const Config& cfg, bool has_optimizer) {
   m.config = cfg;
   m.step = 1000;
   m.has_optimizer = has_optimizer;
-  const auto specs = io::expected_tensors(cfg, has_optimizer);
+  const auto specs = file_tensors(cfg, has_optimizer);
   for (std::size_t k = 0; k < specs.size(); ++k) {
     io::NamedArray a{specs[k].name, io::file_dtype(cfg), specs[k].shape, {}};
     const std::size_t item = io::dtype_size(a.dtype);

@@ -48,7 +48,7 @@ ModelFile make_model(const Config& cfg, bool has_optimizer, uint32_t seed, int64
   m.config = cfg;
   m.step = step;
   m.has_optimizer = has_optimizer;
-  const auto specs = expected_tensors(cfg, has_optimizer);
+  const auto specs = file_tensors(cfg, has_optimizer);
   for (std::size_t k = 0; k < specs.size(); ++k) {
     const auto& spec = specs[k];
     const bool positive = spec.name.find("running_var") != std::string::npos ||
