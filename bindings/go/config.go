@@ -5,6 +5,8 @@ package mamlpp
 */
 import "C"
 
+import "fmt"
+
 // DeviceType is where tensors live (MAML_DEVICE_*).
 type DeviceType int32
 
@@ -40,45 +42,62 @@ const (
 	DtypeFloat64 Dtype = C.MAML_DTYPE_FLOAT64
 )
 
-// Config is maml_config with Go types (flags as bool). See the C header for each field.
+// Config is maml_config with Go types (flags as bool, MAML_* constants as named types). Each
+// field's default is in parentheses; the C header gives its range, and NewModel checks it.
 // DefaultConfig returns the MAML++ Omniglot 5-way 1-shot configuration, filled by the library.
+// Later versions add fields: start from DefaultConfig rather than a Config literal.
 type Config struct {
-	NWay             int32
-	ImageChannels    int32
-	ImageHeight      int32
-	ImageWidth       int32
-	NumStages        int32
-	NumFilters       int32
-	MaxPool          bool
-	InnerSteps       int32
-	EvalInnerSteps   int32
-	InnerLR          float32
-	LearnInnerLR     bool
-	PerStepBN        bool
-	BNStats          BNStats
-	MultiStepLoss    bool
-	MSLEpochs        int32
-	SecondOrder      bool
-	FirstOrderEpochs int32
-	MetaLR           float32
-	MetaLRMin        float32
-	AdamBeta1        float32
-	AdamBeta2        float32
-	GradClip         float32
-	Epochs           int32
-	ItersPerEpoch    int32
-	DeviceType       DeviceType
-	DeviceIndex      int32
-	Seed             uint64
-	TaskBatching     TaskBatching
-	NumThreads       int32
-	Dtype            Dtype
+	NWay             int32        // classes per task, N (5)
+	ImageChannels    int32        // C (1)
+	ImageHeight      int32        // H (28)
+	ImageWidth       int32        // W (28)
+	NumStages        int32        // conv blocks: 3x3 conv, BN, LeakyReLU, 2x2 max-pool (4)
+	NumFilters       int32        // channels of every conv (64; 48 for Mini-ImageNet)
+	MaxPool          bool         // true: max-pool after each conv; false: stride-2 convs (true)
+	InnerSteps       int32        // S, adaptation steps in meta-training (5)
+	EvalInnerSteps   int32        // adaptation steps in evaluation and Adapt (5)
+	InnerLR          float32      // initial inner learning rate alpha (0.1)
+	LearnInnerLR     bool         // LSLR: learn one rate per adapted tensor per step (true)
+	PerStepBN        bool         // BNRS + BNWB: one BN row per step (true)
+	BNStats          BNStats      // statistics BN normalises queries and predictions with (BNSupport)
+	MultiStepLoss    bool         // MSL: weighted query losses of every step (true)
+	MSLEpochs        int32        // MSL is annealed over, and used for, this many epochs (10)
+	SecondOrder      bool         // second-order meta-gradients after DA; false: first order (true)
+	FirstOrderEpochs int32        // DA: first order for this many epochs, then second (50)
+	MetaLR           float32      // Adam learning rate at epoch 0 (0.001)
+	MetaLRMin        float32      // CA: cosine-annealed down to this at the last epoch (1e-5)
+	AdamBeta1        float32      // Adam beta1 (0.9)
+	AdamBeta2        float32      // Adam beta2 (0.99)
+	GradClip         float32      // clamp each network meta-gradient element to [-v, v]; 0 = off (0)
+	Epochs           int32        // schedule horizon in epochs (150)
+	ItersPerEpoch    int32        // meta-train steps per epoch; epoch = step / this (500)
+	DeviceType       DeviceType   // where tensors live (DeviceAuto)
+	DeviceIndex      int32        // CUDA device ordinal (0)
+	Seed             uint64       // initialisation seed (0)
+	TaskBatching     TaskBatching // how the inner loop runs a meta-batch's tasks (TasksAuto)
+	NumThreads       int32        // CPU worker threads for tasks of a meta-batch; 0 = cores (0)
+	Dtype            Dtype        // precision of parameters and arithmetic (DtypeFloat32)
+	// GradClipLSLR makes GradClip clamp the inner rates' meta-gradients too, libmamlpp 1.0's
+	// behaviour; the reference never clamps them (false). Since 1.1.
+	GradClipLSLR bool
 }
 
-// DefaultConfig is the library's maml_config_init().
-func DefaultConfig() Config {
+// defaultsC is the library's defaults for the maml_config this package was compiled with
+// (maml_config_init_sized with its size: cgo cannot call the header's maml_config_init macro,
+// and the exported function of that name writes only the 1.0 struct).
+func defaultsC() C.maml_config {
 	var c C.maml_config
-	C.maml_config_init(&c)
+	if st := C.maml_config_init_sized(&c, C.uint32_t(C.sizeof_maml_config)); st != C.MAML_OK {
+		// Only a NULL pointer or a struct smaller than 1.0's can fail: a broken build.
+		panic(fmt.Sprintf("mamlpp: maml_config_init_sized(%d bytes) failed with status %d",
+			C.sizeof_maml_config, int(st)))
+	}
+	return c
+}
+
+// DefaultConfig is the library's defaults (maml_config_init_sized).
+func DefaultConfig() Config {
+	c := defaultsC()
 	return configFromC(&c)
 }
 
@@ -97,10 +116,10 @@ func cbool(b bool) C.int32_t {
 	return 0
 }
 
-// toC starts from the library's defaults, so fields a newer header adds keep their defaults.
+// toC starts from the library's defaults, so fields the header has and Config does not (the
+// reserved ones, or a field not yet exposed) keep their defaults.
 func (c Config) toC() C.maml_config {
-	var o C.maml_config
-	C.maml_config_init(&o)
+	o := defaultsC()
 	o.n_way = C.int32_t(c.NWay)
 	o.image_channels = C.int32_t(c.ImageChannels)
 	o.image_height = C.int32_t(c.ImageHeight)
@@ -131,6 +150,7 @@ func (c Config) toC() C.maml_config {
 	o.task_batching = C.int32_t(c.TaskBatching)
 	o.num_threads = C.int32_t(c.NumThreads)
 	o.dtype = C.int32_t(c.Dtype)
+	o.grad_clip_lslr = cbool(c.GradClipLSLR)
 	return o
 }
 
@@ -166,5 +186,6 @@ func configFromC(o *C.maml_config) Config {
 		TaskBatching:     TaskBatching(o.task_batching),
 		NumThreads:       int32(o.num_threads),
 		Dtype:            Dtype(o.dtype),
+		GradClipLSLR:     o.grad_clip_lslr != 0,
 	}
 }

@@ -28,7 +28,7 @@ type layout struct {
 
 // goName maps a C field name to its Go field name: CamelCase, with these acronyms.
 func goName(c string) string {
-	acronyms := map[string]string{"lr": "LR", "bn": "BN", "msl": "MSL", "n": "N"}
+	acronyms := map[string]string{"lr": "LR", "bn": "BN", "msl": "MSL", "n": "N", "lslr": "LSLR"}
 	var b strings.Builder
 	for _, part := range strings.Split(c, "_") {
 		if a, ok := acronyms[part]; ok {
@@ -42,7 +42,8 @@ func goName(c string) string {
 
 func TestGoNames(t *testing.T) {
 	for c, g := range map[string]string{"n_way": "NWay", "learn_inner_lr": "LearnInnerLR",
-		"per_step_bn": "PerStepBN", "msl_epochs": "MSLEpochs", "meta_lr_min": "MetaLRMin"} {
+		"per_step_bn": "PerStepBN", "msl_epochs": "MSLEpochs", "meta_lr_min": "MetaLRMin",
+		"grad_clip_lslr": "GradClipLSLR"} {
 		if goName(c) != g {
 			t.Fatal(c, goName(c), g)
 		}

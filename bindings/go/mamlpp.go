@@ -50,7 +50,7 @@ import (
 // ABIVersion is the ABI of the header this package was compiled against.
 const ABIVersion = int(C.MAMLPP_ABI_VERSION)
 
-// Version is the linked library's version, e.g. "1.0.0".
+// Version is the linked library's version, e.g. "1.1.0".
 func Version() string { return C.GoString(C.maml_version_string()) }
 
 // VersionNumber is the linked library's version as major*10000 + minor*100 + patch.
@@ -61,6 +61,14 @@ func LibraryABIVersion() int { return int(C.maml_abi_version()) }
 
 // CUDADeviceCount is how many CUDA devices the library sees (0 on CPU-only builds or machines).
 func CUDADeviceCount() int { return int(C.maml_cuda_device_count()) }
+
+// SetCUDADeterministic chooses reproducible (true, the default) or fastest (false: cuDNN's
+// nondeterministic algorithms allowed) GPU arithmetic for every CUDA model of the process
+// (maml_set_cuda_deterministic). Process-wide and immediate: set it before starting work. No
+// effect on CPU models; never fails. Since libmamlpp 1.1.
+func SetCUDADeterministic(deterministic bool) {
+	C.maml_set_cuda_deterministic(cbool(deterministic))
+}
 
 // CUDAMemory is the GPU memory held by LibTorch tensors on one CUDA device, for the whole process:
 // now, and the peak since start or the last reset; resetPeak starts a new window after reading

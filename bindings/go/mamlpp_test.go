@@ -162,12 +162,43 @@ func TestDefaultConfig(t *testing.T) {
 	c := mamlpp.DefaultConfig()
 	if c.NWay != 5 || c.ImageChannels != 1 || c.ImageHeight != 28 || c.NumStages != 4 ||
 		c.NumFilters != 64 || c.InnerSteps != 5 || !c.LearnInnerLR || !c.PerStepBN ||
-		!c.MultiStepLoss || !c.SecondOrder || !c.MaxPool || c.BNStats == mamlpp.BNTransductive ||
-		c.DeviceType != mamlpp.DeviceAuto || math.Abs(float64(c.InnerLR)-0.1) > 1e-7 {
+		!c.MultiStepLoss || !c.SecondOrder || !c.MaxPool || c.BNStats != mamlpp.BNSupport ||
+		c.DeviceType != mamlpp.DeviceAuto || math.Abs(float64(c.InnerLR)-0.1) > 1e-7 ||
+		c.GradClip != 0 || c.GradClipLSLR {
 		t.Fatalf("%+v", c)
 	}
 	if c.ExampleLen() != 28*28 {
 		t.Fatal(c.ExampleLen())
+	}
+}
+
+func TestGradClipLSLR(t *testing.T) {
+	for _, lslr := range []bool{false, true} {
+		c := smallConfig()
+		c.GradClip, c.GradClipLSLR = 10, lslr
+		m := must(mamlpp.NewModel(c))
+		if got := must(m.Config()); !reflect.DeepEqual(got, c) {
+			t.Fatalf("config round trip:\n%+v\n%+v", got, c)
+		}
+		if r := must(m.MetaTrainStep(batch(5, 2))); math.IsNaN(float64(r.Loss)) {
+			t.Fatal(r)
+		}
+		m.Close()
+	}
+}
+
+// SetCUDADeterministic is process-wide, never fails and does not affect CPU models: it is
+// callable both ways and a CPU model still trains after each. Left at the default afterwards.
+func TestSetCUDADeterministic(t *testing.T) {
+	defer mamlpp.SetCUDADeterministic(true)
+	for _, deterministic := range []bool{false, true} {
+		mamlpp.SetCUDADeterministic(deterministic)
+		m := must(mamlpp.NewModel(smallConfig()))
+		r := must(m.MetaTrainStep(batch(3, 2)))
+		m.Close()
+		if math.IsNaN(float64(r.Loss)) || math.IsInf(float64(r.Loss), 0) {
+			t.Fatal(r)
+		}
 	}
 }
 

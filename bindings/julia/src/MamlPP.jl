@@ -29,7 +29,8 @@ using Libdl
 export Config, Model, Learner, Metrics, MamlError,
        meta_train_step!, evaluate, adapt, adapt_tasks, predict, save, to_bytes,
        load_model, model_from_bytes, get_config, get_step, device, num_parameters, n_way,
-       inner_lrs, library_version, abi_version, cuda_device_count, cuda_memory, status_string
+       inner_lrs, library_version, abi_version, cuda_device_count, cuda_memory, status_string,
+       set_cuda_deterministic
 
 "The MAMLPP_ABI_VERSION of the header this binding mirrors."
 const ABI_VERSION = Int32(1)
@@ -78,42 +79,56 @@ const SAVE_INFERENCE_ONLY = Int32(1)
     MamlConfig
 
 Mirror of `maml_config`: everything that defines a model and its meta-training. Make one with
-[`Config`](@ref), which starts from the library's defaults.
+[`Config`](@ref), which starts from the library's defaults (in parentheses below; the header
+documents each field's range). Flags are `Int32` 0/1, as in C. Fields are only ever appended, as
+the C struct grows at its end; `reserved*` fields must be 0.
 """
 struct MamlConfig
-    struct_size::UInt32
-    n_way::Int32
-    image_channels::Int32
-    image_height::Int32
-    image_width::Int32
-    num_stages::Int32
-    num_filters::Int32
-    max_pool::Int32
-    inner_steps::Int32
-    eval_inner_steps::Int32
-    inner_lr::Cfloat
-    learn_inner_lr::Int32
-    per_step_bn::Int32
-    bn_stats::Int32
-    multi_step_loss::Int32
-    msl_epochs::Int32
-    second_order::Int32
-    first_order_epochs::Int32
-    meta_lr::Cfloat
-    meta_lr_min::Cfloat
-    adam_beta1::Cfloat
-    adam_beta2::Cfloat
+    struct_size::UInt32         # sizeof(MamlConfig), set by Config
+    # task and images
+    n_way::Int32                # classes per task, N (5)
+    image_channels::Int32       # C (1)
+    image_height::Int32         # H (28)
+    image_width::Int32          # W (28)
+    # backbone: num_stages x [3x3 conv -> BN -> LeakyReLU -> 2x2 max-pool] -> linear
+    num_stages::Int32           # conv blocks (4)
+    num_filters::Int32          # channels of every conv (64; 48 for Mini-ImageNet)
+    max_pool::Int32             # 1: max-pool after each conv; 0: stride-2 convs, avg pool (1)
+    # inner loop
+    inner_steps::Int32          # S, adaptation steps in meta-training (5)
+    eval_inner_steps::Int32     # adaptation steps in evaluation and adapt (5)
+    inner_lr::Cfloat            # initial inner learning rate alpha (0.1)
+    learn_inner_lr::Int32       # LSLR: learn one rate per adapted tensor per step (1)
+    per_step_bn::Int32          # BNRS + BNWB: one BN row (gamma, beta, statistics) per step (1)
+    bn_stats::Int32             # BN_RUNNING / BN_TRANSDUCTIVE / BN_SUPPORT (BN_SUPPORT)
+    # outer loop
+    multi_step_loss::Int32      # MSL: weighted query losses of every step (1)
+    msl_epochs::Int32           # MSL is annealed over, and used for, this many epochs (10)
+    second_order::Int32         # 1: second-order meta-gradients (after DA); 0: first order (1)
+    first_order_epochs::Int32   # DA: first order for this many epochs, then second (50)
+    meta_lr::Cfloat             # Adam learning rate at epoch 0 (0.001)
+    meta_lr_min::Cfloat         # CA: cosine-annealed down to this at the last epoch (1e-5)
+    adam_beta1::Cfloat          # Adam beta1 (0.9)
+    adam_beta2::Cfloat          # Adam beta2 (0.99)
+    # clamp each meta-gradient element of the network (weights, biases, BN gamma and beta) to
+    # [-v, v], as the reference does; 0 = off; see grad_clip_lslr (0)
     grad_clip::Cfloat
-    epochs::Int32
-    iters_per_epoch::Int32
-    device_type::Int32
-    device_index::Int32
-    reserved0::Int32
-    seed::UInt64
-    task_batching::Int32
-    num_threads::Int32
-    dtype::Int32
-    reserved1::Int32
+    epochs::Int32               # schedule horizon in epochs (150)
+    iters_per_epoch::Int32      # meta-train steps per epoch; epoch = step / this (500)
+    # execution
+    device_type::Int32          # DEVICE_AUTO / DEVICE_CPU / DEVICE_CUDA (DEVICE_AUTO)
+    device_index::Int32         # CUDA device ordinal (0)
+    reserved0::Int32            # must be 0
+    seed::UInt64                # initialisation seed (0)
+    task_batching::Int32        # TASKS_AUTO / TASKS_LOOP / TASKS_BATCHED (TASKS_AUTO)
+    num_threads::Int32          # CPU worker threads for tasks of a meta-batch; 0 = cores (0)
+    dtype::Int32                # DTYPE_FLOAT32 / DTYPE_FLOAT64 (DTYPE_FLOAT32)
+    reserved1::Int32            # must be 0
+    # ---- the 1.0 struct ends here (136 bytes) ----
+    # 1: grad_clip also clamps the inner rates' meta-gradients, libmamlpp 1.0's behaviour (the
+    # reference never clamps them) (0). Since 1.1
+    grad_clip_lslr::Int32
+    reserved2::Int32            # must be 0. Since 1.1
 end
 
 "Mirror of `maml_tasks`: a meta-batch in host memory (pointers read during the call only)."
@@ -201,7 +216,7 @@ function __init__()
     return nothing
 end
 
-"The library's version string, e.g. `\"1.0.0\"` (`maml_version_string`)."
+"The library's version string, e.g. `\"1.1.0\"` (`maml_version_string`)."
 library_version() = unsafe_string(ccall((:maml_version_string, libmamlpp), Cstring, ()))
 
 "The library's version as major*10000 + minor*100 + patch (`maml_version_number`)."
@@ -212,6 +227,19 @@ abi_version() = ccall((:maml_abi_version, libmamlpp), Int32, ())
 
 "How many CUDA devices LibTorch sees (`maml_cuda_device_count`)."
 cuda_device_count() = ccall((:maml_cuda_device_count, libmamlpp), Int32, ())
+
+"""
+    set_cuda_deterministic(deterministic::Bool)
+
+Chooses reproducible (`true`, the default) or fastest (`false`: cuDNN's nondeterministic
+algorithms allowed) GPU arithmetic for every CUDA model of the process
+(`maml_set_cuda_deterministic`). Process-wide and immediate: set it before starting work. No
+effect on CPU models; never fails. Since libmamlpp 1.1.
+"""
+function set_cuda_deterministic(deterministic::Bool)
+    ccall((:maml_set_cuda_deterministic, libmamlpp), Cvoid, (Int32,), deterministic ? 1 : 0)
+    return nothing
+end
 
 """
     cuda_memory(device_index = 0; reset_peak = false) -> (current_bytes, peak_bytes)

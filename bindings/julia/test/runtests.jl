@@ -37,12 +37,25 @@ labels(num_tasks, per_task) = Int32[(i - 1) % N_WAY for i in 1:per_task, _ in 1:
         end
     end
 
+    @testset "set_cuda_deterministic" begin
+        # Process-wide, never fails, no effect on CPU models: callable both ways, and a CPU
+        # model still trains after toggling. Left at the default (deterministic) afterwards.
+        sx, sy, qx, qy = images(3), labels(1, 3), images(3; seed = 1), labels(1, 3)
+        for b in (false, true)
+            @test set_cuda_deterministic(b) === nothing
+            Model(tiny_config()) do m
+                @test isfinite(meta_train_step!(m, sx, sy, qx, qy).loss)
+            end
+        end
+    end
+
     @testset "struct layout" begin
         # The C sizes on LP64 (tests/bindings/layout prints them); offsets follow C's rules.
-        @test sizeof(MamlPP.MamlConfig) == 136
+        @test sizeof(MamlPP.MamlConfig) == 144   # 136 in 1.0; grad_clip_lslr, reserved2 since 1.1
         @test sizeof(MamlPP.MamlTasks) == 48
         @test sizeof(MamlPP.MamlMetrics) == 40
         @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:seed), fieldnames(MamlPP.MamlConfig))) == 112
+        @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:grad_clip_lslr), fieldnames(MamlPP.MamlConfig))) == 136
         @test fieldoffset(MamlPP.MamlMetrics, findfirst(==(:step), fieldnames(MamlPP.MamlMetrics))) == 24
     end
 
@@ -50,6 +63,12 @@ labels(num_tasks, per_task) = Int32[(i - 1) % N_WAY for i in 1:per_task, _ in 1:
         c = Config()
         @test (c.n_way, c.image_channels, c.image_height, c.image_width) == (5, 1, 28, 28)
         @test c.struct_size == sizeof(MamlPP.MamlConfig)
+        @test c.bn_stats == MamlPP.BN_SUPPORT
+        @test (c.grad_clip, c.grad_clip_lslr, c.reserved2) == (0.0f0, 0, 0)
+        # past the 1.0 struct: comes back only if the whole mirror reaches the library
+        Model(tiny_config(grad_clip = 10, grad_clip_lslr = 1)) do m
+            @test get_config(m).grad_clip_lslr == 1
+        end
         d = Config(c; n_way = 7, inner_lr = 0.5)
         @test (d.n_way, d.inner_lr, c.n_way) == (7, 0.5f0, 5)
         @test_throws ArgumentError Config(n_ways = 5)

@@ -64,11 +64,11 @@ from .errors import (
     UnsupportedError,
 )
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 
 def version():
-    """The library's version string, e.g. ``"1.0.0"`` (``maml_version_string``)."""
+    """The library's version string, e.g. ``"1.1.0"`` (``maml_version_string``)."""
     return _native.lib.maml_version_string().decode("ascii")
 
 
@@ -85,6 +85,14 @@ def abi_version():
 def cuda_device_count():
     """How many CUDA devices LibTorch sees (``maml_cuda_device_count``)."""
     return _native.lib.maml_cuda_device_count()
+
+
+def set_cuda_deterministic(deterministic):
+    """Chooses reproducible (True, the default) or fastest (False: cuDNN's nondeterministic
+    algorithms allowed) GPU arithmetic for every CUDA model of the process
+    (``maml_set_cuda_deterministic``). Process-wide and immediate: set it before starting work.
+    No effect on CPU models; never fails. Since libmamlpp 1.1."""
+    _native.lib.maml_set_cuda_deterministic(1 if deterministic else 0)
 
 
 def cuda_memory(device_index=0, reset_peak=False):
@@ -105,7 +113,7 @@ def status_string(status):
 
 __all__ = [
     "ABI_VERSION", "HAVE_NUMPY", "library_path", "version", "version_number", "abi_version",
-    "cuda_device_count", "cuda_memory", "status_string", "parse_device",
+    "cuda_device_count", "cuda_memory", "set_cuda_deterministic", "status_string", "parse_device",
     "Config", "Model", "Learner", "Metrics", "Prediction",
     "MamlError", "InvalidArgumentError", "MamlIOError", "FormatError", "DeviceError",
     "OutOfMemoryError", "NumericalError", "UnsupportedError", "InternalError",

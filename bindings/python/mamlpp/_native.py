@@ -11,7 +11,9 @@ The library is found, in this order:
 3. the plain SONAME ``libmamlpp.so.1`` (``LD_LIBRARY_PATH`` and the default paths).
 
 At load the library's ABI version (``maml_abi_version()``) must equal :data:`ABI_VERSION`, the
-ABI major this binding was written for; otherwise importing :mod:`mamlpp` raises ImportError.
+ABI major this binding was written for, and its version must be at least
+:data:`MIN_LIBRARY_VERSION` (the release that added the newest call or field mirrored here);
+otherwise importing :mod:`mamlpp` raises ImportError.
 """
 
 import ctypes
@@ -23,6 +25,11 @@ from .errors import raise_for_status
 
 #: The MAMLPP_ABI_VERSION of the header this binding mirrors.
 ABI_VERSION = 1
+
+#: The oldest library this binding works with, as maml_version_number() counts (major*10000 +
+#: minor*100 + patch): the release of the newest call or struct field it mirrors (1.1.0:
+#: maml_set_cuda_deterministic, maml_config.grad_clip_lslr).
+MIN_LIBRARY_VERSION = 10100
 
 # --------------------------------------------------------------------------------------------
 # Constants (the #defines of mamlpp.h)
@@ -61,44 +68,73 @@ c_char_p = ctypes.c_char_p
 c_size_t = ctypes.c_size_t
 
 
-class maml_config(ctypes.Structure):
-    """Mirror of ``maml_config`` (ABI 1). Fill with defaults through :func:`config_defaults`."""
+#: maml_config, one row per field in the C struct's order: (name, ctypes type, documentation
+#: from mamlpp.h ending in the library's default in parentheses; None for struct_size and the
+#: reserved* padding, which are not user settings). The C struct only grows at its end, so a
+#: field a later header adds is appended here; the ctypes mirror, the Config attributes and their
+#: docstrings all come from this table.
+CONFIG_FIELDS = (
+    ("struct_size", c_uint32, None),
+    # task and images
+    ("n_way", c_int32, "classes per task, N (5)"),
+    ("image_channels", c_int32, "C, image channels (1)"),
+    ("image_height", c_int32, "H, image rows (28)"),
+    ("image_width", c_int32, "W, image columns (28)"),
+    # backbone
+    ("num_stages", c_int32, "conv blocks: 3x3 conv -> BN -> LeakyReLU -> 2x2 max-pool (4)"),
+    ("num_filters", c_int32, "channels of every conv (64; 48 for Mini-ImageNet)"),
+    ("max_pool", c_int32,
+     "1: max-pool after each conv; 0: stride-2 convs + global average pool (1)"),
+    # inner loop
+    ("inner_steps", c_int32, "S, adaptation steps in meta-training (5)"),
+    ("eval_inner_steps", c_int32,
+     "adaptation steps in evaluation and adapt; steps past inner_steps reuse the last step's "
+     "rates and BN row (5)"),
+    ("inner_lr", c_float, "initial inner learning rate alpha (0.1)"),
+    ("learn_inner_lr", c_int32, "LSLR: learn one rate per adapted tensor per step (1)"),
+    ("per_step_bn", c_int32, "BNRS + BNWB: one BN row (gamma, beta, statistics) per step (1)"),
+    ("bn_stats", c_int32,
+     "statistics BN normalises queries and predictions with: BN_RUNNING / BN_TRANSDUCTIVE / "
+     "BN_SUPPORT (BN_SUPPORT)"),
+    # outer loop
+    ("multi_step_loss", c_int32, "MSL: weighted query losses of every step (1)"),
+    ("msl_epochs", c_int32, "MSL is annealed over, and used for, this many epochs (10)"),
+    ("second_order", c_int32, "1: second-order meta-gradients (after DA); 0: first order (1)"),
+    ("first_order_epochs", c_int32, "DA: first order for this many epochs, then second (50)"),
+    ("meta_lr", c_float, "Adam learning rate at epoch 0 (0.001)"),
+    ("meta_lr_min", c_float, "CA: cosine-annealed down to this at the last epoch (1e-5)"),
+    ("adam_beta1", c_float, "Adam beta1 (0.9)"),
+    ("adam_beta2", c_float, "Adam beta2 (0.99)"),
+    ("grad_clip", c_float,
+     "clamp each meta-gradient element of the network (weights, biases, BN gamma and beta) to "
+     "[-v, v], as the reference does; 0 = off; see grad_clip_lslr (0)"),
+    ("epochs", c_int32, "schedule horizon in epochs (150)"),
+    ("iters_per_epoch", c_int32, "meta-train steps per epoch; epoch = step / this (500)"),
+    # execution
+    ("device_type", c_int32, "DEVICE_AUTO / DEVICE_CPU / DEVICE_CUDA (DEVICE_AUTO)"),
+    ("device_index", c_int32, "CUDA device ordinal (0)"),
+    ("reserved0", c_int32, None),
+    ("seed", c_uint64, "initialisation seed (0)"),
+    ("task_batching", c_int32, "TASKS_AUTO / TASKS_LOOP / TASKS_BATCHED (TASKS_AUTO)"),
+    ("num_threads", c_int32, "CPU worker threads for tasks of a meta-batch; 0 = cores (0)"),
+    ("dtype", c_int32, "DTYPE_FLOAT32 / DTYPE_FLOAT64 (DTYPE_FLOAT32)"),
+    ("reserved1", c_int32, None),
+    # ---- the 1.0 struct ends here (136 bytes) ----
+    ("grad_clip_lslr", c_int32,
+     "1: grad_clip also clamps the inner rates' meta-gradients, libmamlpp 1.0's behaviour; the "
+     "reference never clamps them; since 1.1 (0)"),
+    ("reserved2", c_int32, None),
+)
 
-    _fields_ = [
-        ("struct_size", c_uint32),
-        ("n_way", c_int32),
-        ("image_channels", c_int32),
-        ("image_height", c_int32),
-        ("image_width", c_int32),
-        ("num_stages", c_int32),
-        ("num_filters", c_int32),
-        ("max_pool", c_int32),
-        ("inner_steps", c_int32),
-        ("eval_inner_steps", c_int32),
-        ("inner_lr", c_float),
-        ("learn_inner_lr", c_int32),
-        ("per_step_bn", c_int32),
-        ("bn_stats", c_int32),
-        ("multi_step_loss", c_int32),
-        ("msl_epochs", c_int32),
-        ("second_order", c_int32),
-        ("first_order_epochs", c_int32),
-        ("meta_lr", c_float),
-        ("meta_lr_min", c_float),
-        ("adam_beta1", c_float),
-        ("adam_beta2", c_float),
-        ("grad_clip", c_float),
-        ("epochs", c_int32),
-        ("iters_per_epoch", c_int32),
-        ("device_type", c_int32),
-        ("device_index", c_int32),
-        ("reserved0", c_int32),
-        ("seed", c_uint64),
-        ("task_batching", c_int32),
-        ("num_threads", c_int32),
-        ("dtype", c_int32),
-        ("reserved1", c_int32),
-    ]
+#: The documentation of every user-settable maml_config field, for Config's properties.
+CONFIG_FIELD_DOCS = dict((name, doc) for name, _, doc in CONFIG_FIELDS if doc is not None)
+
+
+class maml_config(ctypes.Structure):
+    """Mirror of ``maml_config`` (ABI 1, as of 1.1). Fill with defaults through
+    :func:`config_defaults`."""
+
+    _fields_ = [(name, ctype) for name, ctype, _ in CONFIG_FIELDS]
 
 
 class maml_tasks(ctypes.Structure):
@@ -131,40 +167,6 @@ class maml_metrics(ctypes.Structure):
     ]
 
 
-#: The documentation of every maml_config field (from mamlpp.h), used for Config's properties.
-CONFIG_FIELD_DOCS = {
-    "n_way": "classes per task, N (default 5)",
-    "image_channels": "C, image channels (1)",
-    "image_height": "H, image rows (28)",
-    "image_width": "W, image columns (28)",
-    "num_stages": "conv blocks: 3x3 conv -> BN -> LeakyReLU -> 2x2 max-pool (4)",
-    "num_filters": "channels of every conv (64; 48 for Mini-ImageNet)",
-    "max_pool": "1: max-pool after each conv; 0: stride-2 convs + global average pool",
-    "inner_steps": "S, adaptation steps in meta-training (5)",
-    "eval_inner_steps": "adaptation steps in evaluation and adapt (5)",
-    "inner_lr": "initial inner learning rate alpha (0.1)",
-    "learn_inner_lr": "LSLR: learn one rate per adapted tensor per step (1)",
-    "per_step_bn": "BNRS + BNWB: one BN row (gamma, beta, statistics) per step (1)",
-    "bn_stats": "BN_RUNNING / BN_TRANSDUCTIVE / BN_SUPPORT (BN_RUNNING)",
-    "multi_step_loss": "MSL: weighted query losses of every step (1)",
-    "msl_epochs": "MSL is annealed over, and used for, this many epochs (10)",
-    "second_order": "1: second-order meta-gradients (after DA); 0: first order (1)",
-    "first_order_epochs": "DA: first order for this many epochs, then second (50)",
-    "meta_lr": "Adam learning rate at epoch 0 (0.001)",
-    "meta_lr_min": "CA: cosine-annealed down to this at the last epoch (1e-5)",
-    "adam_beta1": "Adam beta1 (0.9)",
-    "adam_beta2": "Adam beta2 (0.99)",
-    "grad_clip": "clamp each meta-gradient element to [-v, v]; 0 = off (0)",
-    "epochs": "schedule horizon in epochs (150)",
-    "iters_per_epoch": "meta-train steps per epoch (500); epoch = step / this",
-    "device_type": "DEVICE_AUTO / DEVICE_CPU / DEVICE_CUDA (DEVICE_AUTO)",
-    "device_index": "CUDA device ordinal (0)",
-    "seed": "initialisation seed (0)",
-    "task_batching": "TASKS_AUTO / TASKS_LOOP / TASKS_BATCHED (TASKS_AUTO)",
-    "num_threads": "CPU worker threads for tasks of a meta-batch; 0 = cores (0)",
-    "dtype": "DTYPE_FLOAT32 / DTYPE_FLOAT64 (DTYPE_FLOAT32)",
-}
-
 # --------------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------------
@@ -182,6 +184,10 @@ def _candidates():
         out.append((found, "ctypes.util.find_library('mamlpp')"))
     out.append(("libmamlpp.so.%d" % ABI_VERSION, "the default library search path"))
     return out
+
+
+def _split_version(number):
+    return number // 10000, number // 100 % 100, number % 100
 
 
 def _load():
@@ -208,6 +214,15 @@ if _abi != ABI_VERSION:
         "mamlpp: %s has ABI version %d, but this Python binding was written for ABI version %d; "
         "install a matching libmamlpp (libmamlpp.so.%d) or a binding for ABI %d."
         % (library_path, _abi, ABI_VERSION, ABI_VERSION, _abi)
+    )
+lib.maml_version_number.restype = c_int32
+lib.maml_version_number.argtypes = []
+_version = lib.maml_version_number()
+if _version < MIN_LIBRARY_VERSION:
+    raise ImportError(
+        "mamlpp: %s is libmamlpp %d.%d.%d, but this Python binding needs %d.%d.%d or later; "
+        "install a newer libmamlpp or an older binding."
+        % ((library_path,) + _split_version(_version) + _split_version(MIN_LIBRARY_VERSION))
     )
 
 # --------------------------------------------------------------------------------------------
@@ -239,7 +254,9 @@ _proto("maml_last_error", c_char_p, [])
 _proto("maml_status_string", c_char_p, [c_int32])
 _proto("maml_cuda_device_count", c_int32, [], checked=False)
 _proto("maml_cuda_memory", c_int32, [c_int32, c_int32, _P(c_int64), _P(c_int64)])
-_proto("maml_config_init", None, [_P(maml_config)])
+_proto("maml_set_cuda_deterministic", None, [c_int32])
+# Not maml_config_init: the exported symbol of that name writes exactly the 1.0 struct (the header
+# maps the name to maml_config_init_sized(cfg, sizeof(maml_config))); this mirror passes its size.
 _proto("maml_config_init_sized", c_int32, [_P(maml_config), c_uint32])
 _proto("maml_create", c_int32, [_P(maml_config), _P(c_void_p)])
 _proto("maml_free", None, [c_void_p])

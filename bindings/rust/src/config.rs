@@ -67,42 +67,79 @@ c_enum!(
 );
 
 /// Everything that defines a model and its meta-training: `maml_config` with Rust types
-/// (flags as `bool`, `MAML_*` constants as enums). See the C header for each field's meaning.
+/// (flags as `bool`, `MAML_*` constants as enums). Each field's default is in parentheses; the C
+/// header gives its range, and `Model::new` checks it.
 ///
 /// `Config::default()` is the MAML++ Omniglot 5-way 1-shot configuration, filled by the library
-/// (`maml_config_init_sized`), so the defaults are always the linked library's.
+/// (`maml_config_init_sized`), so the defaults are always the linked library's. Fields are added
+/// in later versions: build a `Config` with `..Config::default()` so that code keeps compiling.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// Classes per task, N (5).
     pub n_way: i32,
+    /// C, image channels (1).
     pub image_channels: i32,
+    /// H, image rows (28).
     pub image_height: i32,
+    /// W, image columns (28).
     pub image_width: i32,
+    /// Conv blocks: 3x3 conv -> BN -> LeakyReLU -> 2x2 max-pool (4).
     pub num_stages: i32,
+    /// Channels of every conv (64; 48 for Mini-ImageNet).
     pub num_filters: i32,
+    /// `true`: max-pool after each conv; `false`: stride-2 convs + global average pool (`true`).
     pub max_pool: bool,
+    /// S, adaptation steps in meta-training (5).
     pub inner_steps: i32,
+    /// Adaptation steps in evaluation and `adapt`; steps past `inner_steps` reuse the last
+    /// step's rates and BN row (5).
     pub eval_inner_steps: i32,
+    /// Initial inner learning rate alpha (0.1).
     pub inner_lr: f32,
+    /// LSLR: learn one rate per adapted tensor per step (`true`).
     pub learn_inner_lr: bool,
+    /// BNRS + BNWB: one BN row (gamma, beta, statistics) per step (`true`).
     pub per_step_bn: bool,
+    /// The statistics BN normalises queries and predictions with (`BnStats::Support`).
     pub bn_stats: BnStats,
+    /// MSL: weighted query losses of every step (`true`).
     pub multi_step_loss: bool,
+    /// MSL is annealed over, and used for, this many epochs (10).
     pub msl_epochs: i32,
+    /// Second-order meta-gradients after DA; `false`: first order (`true`).
     pub second_order: bool,
+    /// DA: first order for this many epochs, then second (50).
     pub first_order_epochs: i32,
+    /// Adam learning rate at epoch 0 (0.001).
     pub meta_lr: f32,
+    /// CA: cosine-annealed down to this at the last epoch (1e-5).
     pub meta_lr_min: f32,
+    /// Adam beta1 (0.9).
     pub adam_beta1: f32,
+    /// Adam beta2 (0.99).
     pub adam_beta2: f32,
+    /// Clamp each meta-gradient element of the network (weights, biases, BN gamma and beta) to
+    /// `[-v, v]`, as the reference does; 0 = off; see `grad_clip_lslr` (0).
     pub grad_clip: f32,
+    /// Schedule horizon in epochs (150).
     pub epochs: i32,
+    /// Meta-train steps per epoch; epoch = step / this (500).
     pub iters_per_epoch: i32,
+    /// Where tensors live (`DeviceType::Auto`).
     pub device_type: DeviceType,
+    /// CUDA device ordinal (0).
     pub device_index: i32,
+    /// Initialisation seed (0).
     pub seed: u64,
+    /// How the inner loop runs the tasks of a meta-batch (`TaskBatching::Auto`).
     pub task_batching: TaskBatching,
+    /// CPU worker threads for tasks of a meta-batch; 0 = cores (0).
     pub num_threads: i32,
+    /// Precision of parameters and arithmetic (`Dtype::Float32`).
     pub dtype: Dtype,
+    /// `grad_clip` also clamps the inner rates' meta-gradients, libmamlpp 1.0's behaviour; the
+    /// reference never clamps them (`false`). Since 1.1.
+    pub grad_clip_lslr: bool,
 }
 
 impl Default for Config {
@@ -113,7 +150,7 @@ impl Default for Config {
             sys::maml_config_init_sized(&mut raw, size_of::<sys::maml_config>() as u32)
         })
         .and_then(|()| Config::from_raw(&raw))
-        .expect("maml_config_init_sized failed for the ABI 1.0 struct")
+        .expect("maml_config_init_sized failed for this crate's maml_config")
     }
 }
 
@@ -163,6 +200,8 @@ impl Config {
             num_threads: self.num_threads,
             dtype: self.dtype.raw(),
             reserved1: 0,
+            grad_clip_lslr: b(self.grad_clip_lslr),
+            reserved2: 0,
         }
     }
 
@@ -200,6 +239,7 @@ impl Config {
             task_batching: TaskBatching::from_raw(c.task_batching)?,
             num_threads: c.num_threads,
             dtype: Dtype::from_raw(c.dtype)?,
+            grad_clip_lslr: b(c.grad_clip_lslr),
         })
     }
 }

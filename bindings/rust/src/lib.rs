@@ -42,7 +42,7 @@ pub use error::{Error, Result, Status};
 pub use learner::{Learner, Prediction};
 pub use model::{InnerLrs, Metrics, Model, Tasks};
 
-/// The linked library's version, e.g. `"1.0.0"` (`maml_version_string`).
+/// The linked library's version, e.g. `"1.1.0"` (`maml_version_string`).
 pub fn version() -> &'static str {
     // SAFETY: static storage, never NULL.
     unsafe { CStr::from_ptr(sys::maml_version_string()) }.to_str().unwrap_or("?")
@@ -64,6 +64,15 @@ pub fn abi_version() -> i32 {
 pub fn cuda_device_count() -> i32 {
     // SAFETY: no arguments.
     unsafe { sys::maml_cuda_device_count() }
+}
+
+/// Chooses reproducible (`true`, the default) or fastest (`false`: cuDNN's nondeterministic
+/// algorithms allowed) GPU arithmetic for every CUDA model of the process
+/// (`maml_set_cuda_deterministic`). Process-wide and immediate: set it before starting work. No
+/// effect on CPU models; never fails. Since libmamlpp 1.1.
+pub fn set_cuda_deterministic(deterministic: bool) {
+    // SAFETY: a plain integer argument; the call never fails.
+    unsafe { sys::maml_set_cuda_deterministic(i32::from(deterministic)) }
 }
 
 /// `(current_bytes, peak_bytes)` of GPU memory held by LibTorch tensors on one CUDA device, for

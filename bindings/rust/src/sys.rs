@@ -1,9 +1,10 @@
 //! Raw declarations of `include/mamlpp/mamlpp.h` (ABI version 1), written by hand.
 //!
 //! Every function and struct of the header is mirrored here one to one. The structs are
-//! `#[repr(C)]` copies of the 1.0 structs; the library accepts them from callers compiled against
-//! any later header because each begins with `struct_size` (fields a smaller struct lacks take
-//! their defaults). `tests/layout.rs` checks sizes and offsets against the C compiler's.
+//! `#[repr(C)]` copies of the 1.1 structs; each begins with `struct_size`, so a library newer than
+//! this crate accepts them (fields they lack take their defaults). Structs only grow at their end:
+//! a field a later header adds is appended here, and `tests/layout.rs` checks sizes and offsets
+//! against the C compiler's.
 //!
 //! Everything here is `unsafe` to call; the safe API is in the crate root.
 #![allow(non_camel_case_types)]
@@ -14,9 +15,9 @@ use std::os::raw::{c_char, c_void};
 pub type maml_status = i32;
 
 pub const MAMLPP_VERSION_MAJOR: i32 = 1;
-pub const MAMLPP_VERSION_MINOR: i32 = 0;
+pub const MAMLPP_VERSION_MINOR: i32 = 1;
 pub const MAMLPP_VERSION_PATCH: i32 = 0;
-pub const MAMLPP_VERSION_STRING: &str = "1.0.0";
+pub const MAMLPP_VERSION_STRING: &str = "1.1.0";
 pub const MAMLPP_VERSION_NUMBER: i32 =
     MAMLPP_VERSION_MAJOR * 10000 + MAMLPP_VERSION_MINOR * 100 + MAMLPP_VERSION_PATCH;
 /// The ABI these declarations were written against.
@@ -50,7 +51,7 @@ pub const MAML_DTYPE_FLOAT64: i32 = 1;
 pub const MAML_SAVE_DEFAULT: i32 = 0;
 pub const MAML_SAVE_INFERENCE_ONLY: i32 = 1;
 
-/// `maml_config` as of ABI 1.0.
+/// `maml_config` as of libmamlpp 1.1 (144 bytes; the 1.0 struct was the first 136).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct maml_config {
@@ -87,6 +88,11 @@ pub struct maml_config {
     pub num_threads: i32,
     pub dtype: i32,
     pub reserved1: i32,
+    // ---- the 1.0 struct ends here (136 bytes) ----
+    /// Since 1.1.
+    pub grad_clip_lslr: i32,
+    /// Since 1.1; must be 0.
+    pub reserved2: i32,
 }
 
 /// `maml_tasks` as of ABI 1.0: a meta-batch in host memory, read during the call only.
@@ -142,6 +148,9 @@ extern "C" {
     pub fn maml_status_string(status: maml_status) -> *const c_char;
 
     // Configuration
+    /// The exported 1.0 symbol: writes exactly the 1.0 struct (136 bytes) and sets `struct_size`
+    /// to 136, leaving the rest of a larger struct untouched. (In C the header maps this name to
+    /// `maml_config_init_sized(cfg, sizeof(maml_config))`.) Use `maml_config_init_sized`.
     pub fn maml_config_init(cfg: *mut maml_config);
     pub fn maml_config_init_sized(cfg: *mut maml_config, struct_size: u32) -> maml_status;
 
@@ -167,6 +176,8 @@ extern "C" {
     ) -> maml_status;
     pub fn maml_num_parameters(model: *const maml_model, out: *mut i64) -> maml_status;
     pub fn maml_cuda_device_count() -> i32;
+    /// Since 1.1.
+    pub fn maml_set_cuda_deterministic(deterministic: i32);
     pub fn maml_cuda_memory(
         device_index: i32,
         reset_peak: i32,

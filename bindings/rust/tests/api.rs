@@ -42,23 +42,73 @@ fn cuda_memory_errors_and_counters() {
 }
 
 #[test]
+fn crate_version_is_the_headers() {
+    // The crate mirrors one header: its version is the header's.
+    assert_eq!(env!("CARGO_PKG_VERSION"), mamlpp::sys::MAMLPP_VERSION_STRING);
+    let header = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../include/mamlpp/mamlpp.h"),
+    )
+    .expect("the header beside the crate");
+    for (part, value) in [
+        ("MAJOR", mamlpp::sys::MAMLPP_VERSION_MAJOR),
+        ("MINOR", mamlpp::sys::MAMLPP_VERSION_MINOR),
+        ("PATCH", mamlpp::sys::MAMLPP_VERSION_PATCH),
+    ] {
+        let line = format!("#define MAMLPP_VERSION_{part} {value}\n");
+        assert!(header.contains(&line), "the header lacks {line:?}");
+    }
+}
+
+#[test]
 fn config_defaults_are_the_papers() {
     let c = Config::default();
     assert_eq!((c.n_way, c.image_channels, c.image_height, c.image_width), (5, 1, 28, 28));
     assert_eq!((c.num_stages, c.num_filters, c.inner_steps), (4, 64, 5));
     assert!(c.learn_inner_lr && c.per_step_bn && c.multi_step_loss && c.second_order && c.max_pool);
-    // The defaults are the library's own: the sized init equals the plain one.
-    let mut full = mamlpp::sys::maml_config::default();
-    unsafe { mamlpp::sys::maml_config_init(&mut full) };
-    assert_eq!(c.to_raw(), full);
-    assert!(matches!(c.bn_stats, BnStats::Running | BnStats::Support));
+    assert_eq!(c.bn_stats, BnStats::Support);
     assert_eq!(c.device_type, DeviceType::Auto);
     assert!((c.inner_lr - 0.1).abs() < 1e-7);
+    assert_eq!((c.grad_clip, c.grad_clip_lslr), (0.0, false));
     assert_eq!(c.example_len(), 28 * 28);
     assert_eq!(Config::from_raw(&c.to_raw()).unwrap(), c);
     let mut raw = c.to_raw();
+    assert_eq!(raw.struct_size as usize, std::mem::size_of::<mamlpp::sys::maml_config>());
     raw.bn_stats = 99;
     assert_eq!(Config::from_raw(&raw).unwrap_err().status, Status::Unsupported);
+    // The exported maml_config_init is the 1.0 call: it fills the 1.0 prefix with the same
+    // defaults and leaves the fields 1.1 appended alone.
+    let mut old = mamlpp::sys::maml_config { grad_clip_lslr: 7, reserved2: 9, ..c.to_raw() };
+    unsafe { mamlpp::sys::maml_config_init(&mut old) };
+    assert_eq!((old.struct_size, old.grad_clip_lslr, old.reserved2), (136, 7, 9));
+    let sized = mamlpp::sys::maml_config {
+        struct_size: 136,
+        grad_clip_lslr: 7,
+        reserved2: 9,
+        ..c.to_raw()
+    };
+    assert_eq!(old, sized);
+}
+
+#[test]
+fn grad_clip_lslr_round_trips() {
+    // grad_clip_lslr lies past the 1.0 struct: it comes back only if the whole mirror reaches the
+    // library and returns from it.
+    for lslr in [false, true] {
+        let cfg = Config { grad_clip: 10.0, grad_clip_lslr: lslr, ..small_config() };
+        let mut m = Model::new(&cfg).unwrap();
+        assert_eq!(m.config().unwrap(), cfg);
+        assert!(m.meta_train_step(&Batch::new(5, 2).tasks()).unwrap().loss.is_finite());
+    }
+}
+
+#[test]
+fn set_cuda_deterministic_is_callable_and_cpu_training_goes_on() {
+    // Process-wide, never fails, no effect on CPU models. Left at the default afterwards.
+    for deterministic in [false, true] {
+        mamlpp::set_cuda_deterministic(deterministic);
+        let mut m = Model::new(&small_config()).unwrap();
+        assert!(m.meta_train_step(&Batch::new(3, 2).tasks()).unwrap().loss.is_finite());
+    }
 }
 
 #[test]

@@ -2,8 +2,9 @@
 
 It understands exactly what the header's conventions allow: C99 declarations of the form
 ``MAML_API <return type> <name>(<parameters>);`` (possibly over several lines), and
-``typedef struct <tag> { <fields> } <name>;`` with one field per declaration (a comma-separated
-list of declarators is also accepted). Comments and preprocessor lines are removed first, so
+``typedef struct <tag> { <fields> } <name>;`` or ``typedef struct <tag> <name>;`` with
+``struct <tag> { <fields> };``, with one field per declaration (a comma-separated list of
+declarators is also accepted). Comments and preprocessor lines are removed first, so
 commented-out declarations do not count. Used by the binding checks (layout, Julia ccall arity).
 
     >>> import mamlpp_header as H
@@ -118,32 +119,53 @@ def parse_functions(text):
     return funcs
 
 
-_STRUCT = re.compile(r"\btypedef\s+struct\s+(?:\w+\s*)?\{(?P<body>[^{}]*)\}\s*(?P<name>\w+)\s*;",
-                     re.S)
+# The two spellings of a public struct: ``typedef struct [tag] { ... } name;``, and a typedef of
+# the tag (``typedef struct tag name;``, which may come first, so that calls can be declared
+# before the fields) with the definition ``struct tag { ... };`` elsewhere.
+_TYPEDEF_STRUCT = re.compile(
+    r"\btypedef\s+struct\s+(?:\w+\s*)?\{(?P<body>[^{}]*)\}\s*(?P<name>\w+)\s*;", re.S)
+_TYPEDEF_TAG = re.compile(r"\btypedef\s+struct\s+(?P<tag>\w+)\s+(?P<name>\w+)\s*;")
+_STRUCT_DEF = re.compile(r"(?<!\w)struct\s+(?P<tag>\w+)\s*\{(?P<body>[^{}]*)\}\s*;", re.S)
+
+
+def _parse_fields(body, struct_name):
+    fields = []
+    for decl in body.split(";"):
+        decl = decl.strip()
+        if not decl:
+            continue
+        declarators = split_top_level(decl)
+        first = re.match(r"(?P<type>.*?)(?P<decl>[\s*]*[A-Za-z_]\w*\s*(\[[^\]]*\])?)$",
+                         declarators[0].strip(), re.S)
+        if not first:
+            raise ValueError("cannot parse field %r of %s" % (decl, struct_name))
+        base = first.group("type").strip()
+        for d in [first.group("decl")] + declarators[1:]:
+            dm = re.match(r"\s*(?P<stars>[\s*]*)(?P<name>[A-Za-z_]\w*)\s*(?P<arr>\[[^\]]*\])?", d)
+            stars = dm.group("stars").replace(" ", "")
+            fields.append(Field(dm.group("name"), _norm(base + stars + (dm.group("arr") or ""))))
+    return fields
 
 
 def parse_structs(text):
-    """{typedef name: [Field...]} for every ``typedef struct {...} name;`` of cleaned text."""
+    """{typedef name: [Field...]} for every struct of cleaned text that has fields and a typedef
+    name: ``typedef struct {...} name;``, or ``struct tag {...};`` with ``typedef struct tag
+    name;`` (before or after it). A struct that is only declared (an opaque handle such as
+    ``typedef struct maml_model maml_model;``) is not listed. In the order of the definitions."""
+    names = dict((m.group("tag"), m.group("name")) for m in _TYPEDEF_TAG.finditer(text))
+    found = []
+    for m in _TYPEDEF_STRUCT.finditer(text):
+        found.append((m.start(), m.group("name"), m.group("body")))
+    for m in _STRUCT_DEF.finditer(text):
+        tag = m.group("tag")
+        if tag not in names:
+            continue  # no typedef name: not part of the header's public vocabulary
+        found.append((m.start(), names[tag], m.group("body")))
     structs = collections.OrderedDict()
-    for m in _STRUCT.finditer(text):
-        fields = []
-        for decl in m.group("body").split(";"):
-            decl = decl.strip()
-            if not decl:
-                continue
-            declarators = split_top_level(decl)
-            first = re.match(r"(?P<type>.*?)(?P<decl>[\s*]*[A-Za-z_]\w*\s*(\[[^\]]*\])?)$",
-                             declarators[0].strip(), re.S)
-            if not first:
-                raise ValueError("cannot parse field %r of %s" % (decl, m.group("name")))
-            base = first.group("type").strip()
-            for d in [first.group("decl")] + declarators[1:]:
-                dm = re.match(r"\s*(?P<stars>[\s*]*)(?P<name>[A-Za-z_]\w*)\s*(?P<arr>\[[^\]]*\])?",
-                              d)
-                stars = dm.group("stars").replace(" ", "")
-                fields.append(Field(dm.group("name"),
-                                    _norm(base + stars + (dm.group("arr") or ""))))
-        structs[m.group("name")] = fields
+    for _, name, body in sorted(found, key=lambda t: t[0]):
+        if name in structs:
+            raise ValueError("struct %s is defined twice" % name)
+        structs[name] = _parse_fields(body, name)
     return structs
 
 

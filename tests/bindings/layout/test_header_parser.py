@@ -30,6 +30,13 @@ typedef struct thing {
   int32_t a, b;
   float arr[4];
 } thing;
+typedef struct handle handle;   /* opaque: declared, never defined */
+typedef struct later later;     /* the typedef first, the fields further down */
+MAML_API void maml_uses_later(const later* l);
+struct later {
+  uint32_t struct_size;
+  int64_t step;
+};
 '''
 
 
@@ -39,7 +46,8 @@ class SampleTest(unittest.TestCase):
 
     def test_only_real_declarations(self):
         self.assertEqual(sorted(self.h.functions),
-                         ["maml_empty", "maml_multi", "maml_none", "maml_spaces"])
+                         ["maml_empty", "maml_multi", "maml_none", "maml_spaces",
+                          "maml_uses_later"])
 
     def test_arity(self):
         f = self.h.functions
@@ -59,6 +67,17 @@ class SampleTest(unittest.TestCase):
                          [("struct_size", "uint32_t"), ("p", "const float*"), ("a", "int32_t"),
                           ("b", "int32_t"), ("arr", "float[4]")])
 
+    def test_struct_defined_after_its_typedef(self):
+        self.assertEqual(list(self.h.structs), ["thing", "later"])  # not the opaque handle
+        self.assertEqual([(x.name, x.type) for x in self.h.structs["later"]],
+                         [("struct_size", "uint32_t"), ("step", "int64_t")])
+        self.assertEqual(self.h.functions["maml_uses_later"].params, ["const later* l"])
+
+    def test_struct_defined_twice_is_an_error(self):
+        with self.assertRaises(ValueError):
+            H.parse_header("typedef struct a a;\nstruct a { int32_t x; };\n"
+                           "typedef struct { int32_t y; } a;\n")
+
     def test_duplicate_declaration_is_an_error(self):
         with self.assertRaises(ValueError):
             H.parse_header("MAML_API void maml_a(void);\nMAML_API void maml_a(int x);\n")
@@ -76,6 +95,7 @@ class RealHeaderTest(unittest.TestCase):
         self.assertEqual(h.functions["maml_last_error"].arity, 0)
         self.assertEqual(sorted(h.structs), ["maml_config", "maml_metrics", "maml_tasks"])
         self.assertEqual(h.structs["maml_config"][0].name, "struct_size")
+        self.assertEqual(h.structs["maml_config"][-1].name, "reserved2")
 
 
 if __name__ == "__main__":

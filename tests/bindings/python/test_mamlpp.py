@@ -4,6 +4,7 @@ import gc
 import math
 import os
 import pickle
+import re
 import shutil
 import tempfile
 import threading
@@ -42,6 +43,28 @@ class LibraryTest(unittest.TestCase):
         self.assertEqual(mamlpp.version_number(), major * 10000 + minor * 100 + patch)
         self.assertGreaterEqual(mamlpp.cuda_device_count(), 0)
 
+    def test_binding_version_is_the_headers(self):
+        # The binding mirrors one header: __version__ and pyproject.toml carry its version.
+        with open(os.path.join(helpers.REPO_ROOT, "include", "mamlpp", "mamlpp.h")) as f:
+            header = f.read()
+        parts = [re.search(r"#define MAMLPP_VERSION_%s (\d+)" % p, header).group(1)
+                 for p in ("MAJOR", "MINOR", "PATCH")]
+        self.assertEqual(mamlpp.__version__, ".".join(parts))
+        with open(os.path.join(helpers.REPO_ROOT, "bindings", "python", "pyproject.toml")) as f:
+            self.assertIn('\nversion = "%s"\n' % mamlpp.__version__, f.read())
+
+    def test_set_cuda_deterministic(self):
+        # Process-wide, never fails, no effect on CPU models: callable both ways, and a CPU model
+        # still trains after each. Left at the default (deterministic) afterwards.
+        sx, sy, qx, qy = batch(num_tasks=1)
+        try:
+            for deterministic in (False, True, 0, 1):
+                self.assertIsNone(mamlpp.set_cuda_deterministic(deterministic))
+                with mamlpp.Model(tiny_config()) as m:
+                    self.assertTrue(math.isfinite(m.meta_train_step(sx, sy, qx, qy).loss))
+        finally:
+            mamlpp.set_cuda_deterministic(True)
+
     def test_cuda_memory(self):
         with self.assertRaises(mamlpp.InvalidArgumentError):
             mamlpp.cuda_memory(-1)
@@ -71,6 +94,32 @@ class ConfigTest(unittest.TestCase):
         self.assertAlmostEqual(c.inner_lr, 0.1, places=6)
         self.assertEqual(c.device_type, mamlpp.DEVICE_AUTO)
         self.assertEqual(c._c.struct_size, core.ctypes.sizeof(mamlpp._native.maml_config))
+
+    def test_documented_defaults_are_the_librarys(self):
+        # Every settable field is documented, ending in its default in parentheses (the first
+        # value before a ';'), which must be what the library fills in.
+        c = mamlpp.Config()
+        settable = [n for n in mamlpp.Config.field_names() if not n.startswith("reserved")]
+        self.assertEqual(sorted(mamlpp._native.CONFIG_FIELD_DOCS), sorted(settable))
+        for name in settable:
+            doc = getattr(mamlpp.Config, name).__doc__
+            with self.subTest(field=name, doc=doc):
+                m = re.search(r"\(([^()]*)\)$", doc)
+                self.assertTrue(m, "the doc does not end in (default)")
+                token = m.group(1).split(";")[0].strip()
+                want = getattr(mamlpp, token) if token.isupper() else float(token)
+                self.assertAlmostEqual(getattr(c, name), want, places=7)
+
+    def test_grad_clip_lslr(self):
+        c = mamlpp.Config()
+        self.assertEqual((c.grad_clip, c.grad_clip_lslr, c.reserved2), (0.0, 0, 0))
+        self.assertIn("inner rates", mamlpp.Config.grad_clip_lslr.__doc__)
+        # The whole mirror reaches the library and comes back: grad_clip_lslr lies past the 1.0
+        # struct, which is all the library would read if the binding passed the 1.0 size.
+        for lslr in (0, 1):
+            with mamlpp.Model(tiny_config(grad_clip=10.0, grad_clip_lslr=lslr)) as m:
+                self.assertEqual((m.config.grad_clip, m.config.grad_clip_lslr), (10.0, lslr))
+                self.assertTrue(math.isfinite(m.meta_train_step(*batch(num_tasks=1)).loss))
 
     def test_kwargs_replace_copy_eq(self):
         c = mamlpp.Config(n_way=7, num_filters=16, inner_lr=0.5)
