@@ -36,6 +36,10 @@ struct Layout {
 
 Layout make_layout(const Config& cfg);
 
+// The most backbone stages a valid config has (validate() refuses more). Every count derived
+// from the layout (tensors in a file, for one) is bounded through it.
+constexpr int32_t kMaxLayoutStages = 16;
+
 // Prefixes of the Adam moment tensors in files: "adam.m.<name>", "adam.v.<name>".
 inline std::string adam_m_name(const std::string& param) { return "adam.m." + param; }
 inline std::string adam_v_name(const std::string& param) { return "adam.v." + param; }
