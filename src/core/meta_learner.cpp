@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -142,6 +143,9 @@ MetaGradient MetaLearner::meta_gradient(const TaskTensors& batch) const {
 }
 
 Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
+  if (step_ == std::numeric_limits<int64_t>::max())
+    throw unsupported("meta-train step refused: the model has taken 2^63 - 1 steps, the most its "
+                      "step counter holds");
   MetaGradient mg = meta_gradient(batch);
   std::vector<at::Tensor>& grads = mg.grads;
   const at::Tensor& loss = mg.loss;
@@ -164,9 +168,7 @@ Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
     for (at::Tensor& g : grads) g.clamp_(-cfg_.grad_clip, cfg_.grad_clip);
   }
   const double lr = cosine_meta_lr(cfg_, mg.epoch);
-  adam_step(params_.trainable(cfg_), grads, adam_, lr, cfg_.adam_beta1, cfg_.adam_beta2);
-  if (cfg_.bn_stats == BnStats::Running) update_running_stats(mg.observations);
-  step_ += 1;
+  commit(next_state(grads, lr, mg.observations, step_ + 1));
 
   Metrics m;
   m.loss = h[0];
@@ -178,22 +180,69 @@ Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
   return m;
 }
 
-void MetaLearner::update_running_stats(const std::vector<RowObservation>& observations) {
+MetaLearner::NextState MetaLearner::next_state(const std::vector<at::Tensor>& grads, double lr,
+                                               const std::vector<RowObservation>& observations,
+                                               int64_t step) const {
+  at::NoGradGuard no_grad;
+  const std::vector<at::Tensor> trainable = params_.trainable(cfg_);
+  AdamResult adam = adam_next(trainable, grads, adam_, lr, cfg_.adam_beta1, cfg_.adam_beta2);
+  NextState next;
+  next.trainable = std::move(adam.params);
+  next.adam = std::move(adam.state);
+  next.step = step;
+  if (cfg_.bn_stats == BnStats::Running) running_stats_after(observations, next.running_mean, next.running_var);
+
+  // One host synchronisation: is every new value finite?
+  std::vector<at::Tensor> finite;
+  auto add = [&](const std::vector<at::Tensor>& ts) {
+    for (const at::Tensor& t : ts) finite.push_back(t.isfinite().all());
+  };
+  add(next.trainable);
+  add(next.adam.m);
+  add(next.adam.v);
+  add(next.running_mean);
+  add(next.running_var);
+  if (!at::stack(finite).all().item<bool>())
+    throw numerical_error("meta-train step " + std::to_string(step) +
+                          " rejected: the update would make a parameter, an Adam moment or a batch-norm "
+                          "statistic overflow; the model is unchanged (lower meta_lr, or check the inputs' scale)");
+  for (size_t k = 0; k < trainable.size(); ++k) next.trainable[k].requires_grad_(trainable[k].requires_grad());
+  return next;
+}
+
+void MetaLearner::commit(NextState&& next) noexcept {
+  // Only handles move from here on: nothing can fail half-way.
+  params_.swap_trainable(cfg_, next.trainable);
+  std::swap(adam_, next.adam);
+  if (!next.running_mean.empty()) {
+    std::swap(params_.running_mean, next.running_mean);
+    std::swap(params_.running_var, next.running_var);
+  }
+  step_ = next.step;
+}
+
+void MetaLearner::running_stats_after(const std::vector<RowObservation>& observations,
+                                      std::vector<at::Tensor>& means_out,
+                                      std::vector<at::Tensor>& vars_out) const {
   // One momentum update per BN row and stage with the mean over every task and pass of this
   // step, so the result does not depend on the order tasks ran in (loop or batched).
   at::NoGradGuard no_grad;
+  for (size_t s = 0; s < params_.running_mean.size(); ++s) {
+    means_out.push_back(params_.running_mean[s].clone());
+    vars_out.push_back(params_.running_var[s].clone());
+  }
   std::map<int64_t, std::vector<const BnObservation*>> by_row;
   for (const RowObservation& o : observations) by_row[o.row].push_back(&o.stats);
   for (const auto& [row, list] : by_row) {
-    for (size_t s = 0; s < params_.running_mean.size(); ++s) {
+    for (size_t s = 0; s < means_out.size(); ++s) {
       std::vector<at::Tensor> means, vars;
       for (const BnObservation* o : list) {
         const double n = static_cast<double>(o->count[s]);
         means.push_back(o->mean[s]);
         vars.push_back(o->var[s] * (n > 1.0 ? n / (n - 1.0) : 1.0));  // unbiased, as BN does
       }
-      params_.running_mean[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(means).mean(0), kBnMomentum);
-      params_.running_var[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(vars).mean(0), kBnMomentum);
+      means_out[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(means).mean(0), kBnMomentum);
+      vars_out[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(vars).mean(0), kBnMomentum);
     }
   }
 }

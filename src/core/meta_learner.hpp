@@ -90,7 +90,21 @@ class MetaLearner {
   // thread, each either batched or task by task; sink(part, result) runs on the part's thread.
   template <typename Sink>
   void for_each_part(const TaskTensors& batch, const InnerLoopOptions& opt, Sink&& sink) const;
-  void update_running_stats(const std::vector<RowObservation>& observations);
+  // A meta-train step's update is all or nothing: every new value is computed aside and checked
+  // (next_state: throws, changing nothing, when anything fails or a value is not finite), then
+  // swapped in by commit, which cannot fail.
+  struct NextState {
+    std::vector<at::Tensor> trainable;                  // params_.trainable() order
+    AdamState adam;
+    std::vector<at::Tensor> running_mean, running_var;  // per stage; empty: unchanged
+    int64_t step = 0;
+  };
+  NextState next_state(const std::vector<at::Tensor>& grads, double lr,
+                       const std::vector<RowObservation>& observations, int64_t step) const;
+  void commit(NextState&& next) noexcept;
+  // The BN running statistics after this step's momentum update (copies; the model's are kept).
+  void running_stats_after(const std::vector<RowObservation>& observations,
+                           std::vector<at::Tensor>& means, std::vector<at::Tensor>& vars) const;
 
   Config cfg_;
   Layout layout_;
