@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "core/budget.hpp"
 
 namespace mamlpp {
 
@@ -72,6 +73,7 @@ void validate(const Config& c) {
                                          spatial_after_stages(c, c.image_width)
                                    : 1);
   require(feat * c.n_way <= (int64_t{1} << 31), "the linear head would be too large");
+  check_config_budget(c);
 }
 
 std::string to_string(BnStats s) {
