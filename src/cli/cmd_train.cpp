@@ -121,7 +121,7 @@ int run_train(const TrainOptions& o) {
     ckpt->set_keep_best(s.keep_best);
     ckpt->lock_and_clean(s.metrics);
     state = ckpt->load_state();  // again, now that the folder is ours
-    model = ckpt->load_resume_model(state, s.model.device_type, s.model.device_index);
+    model = ckpt->load_resume_model(state, s.model);
     if (!model) model = Model::create(s.model);
     if (s.train_seed != state.train_seed)
       throw model_error(ckpt->state_path() + ": train_seed disagrees with the saved data stream");
@@ -202,8 +202,10 @@ int run_train(const TrainOptions& o) {
     step = model.step();
     ValScore val;
     if (val_sampler) {
-      if (stop_requested()) throw CliError(kExitInterrupted, on_interrupt(step));
-      val = validate(model, *val_sampler, s.val_tasks, s.eval_batch());
+      // Between validation tasks too: a stop request must not wait for val_tasks tasks.
+      val = validate(model, *val_sampler, s.val_tasks, s.eval_batch(), [&] {
+        if (stop_requested()) throw CliError(kExitInterrupted, on_interrupt(step));
+      });
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double wait = prefetch.wait_stats().total_seconds - wait0;

@@ -12,6 +12,8 @@
 // of the original one.
 #pragma once
 
+#include <mamlpp/mamlpp.h>
+
 #include <functional>
 #include <utility>
 #include <string>
@@ -62,6 +64,9 @@ const KeyDef* find_key(const std::string& name);
 // Every canonical key with its default (model keys from maml_config_init).
 nlohmann::json default_settings();
 
+// The model keys (group Model) of `c`, as default_settings() writes them.
+nlohmann::json model_settings(const maml_config& c);
+
 // Applies every member of `source` (a JSON object of accepted keys) onto `settings` (canonical).
 // `where` names the source in messages: a file path or "command line". Unknown keys, wrong types
 // and conflicting values throw CliError(kExitUsage). Keys ignored here are appended to `ignored`.
@@ -77,8 +82,9 @@ std::string closest_key(const std::string& unknown);
 std::string keys_table_text();
 
 // Parses a command-line value: JSON when it is valid JSON (5, 0.1, true, [1,2], "x"), otherwise
-// the plain string; for list kinds a comma-separated string becomes an array.
-nlohmann::json parse_cli_value(const std::string& text, KeyKind kind);
+// the plain string; for list kinds a comma-separated string becomes an array. A value nested
+// deeper than kMaxJsonDepth is an error (kExitUsage) naming `key`.
+nlohmann::json parse_cli_value(const std::string& text, KeyKind kind, const std::string& key);
 
 // The kind of whatever key `name` is (alias: its first target's kind), String when unknown.
 KeyKind kind_of_any_key(const std::string& name);
