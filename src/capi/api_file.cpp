@@ -115,7 +115,9 @@ maml_status maml_load(const char* path, int32_t device_type, int32_t device_inde
       *out = decode(bytes.data(), bytes.size(), device_type, device_index).release();
     } catch (const Error& e) {
       // Name the file: a host program loading several wants to know which one is bad.
-      if (e.kind() == ErrorKind::Format) throw format_error(std::string(path) + ": " + e.what());
+      const std::string what = e.what(), prefix = std::string(path) + ": ";
+      if (e.kind() == ErrorKind::Format && what.compare(0, prefix.size(), prefix) != 0)
+        throw format_error(prefix + what);
       throw;
     }
   });

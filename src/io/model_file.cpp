@@ -162,7 +162,13 @@ const SafetensorsLimits& model_file_limits() {
 }
 
 std::vector<uint8_t> read_model_file(const std::string& path) {
-  return read_safetensors_file(path, kDefaultMaxFileSize, model_file_limits());
+  try {
+    return read_safetensors_file(path, kDefaultMaxFileSize, model_file_limits());
+  } catch (const Error& e) {
+    // I/O errors name the path already; a header refused from its length must too.
+    if (e.kind() == ErrorKind::Format) throw format_error(path + ": " + e.what());
+    throw;
+  }
 }
 
 std::vector<uint8_t> encode_model_file(const ModelFile& file) {

@@ -61,7 +61,7 @@ const SafetensorsLimits& model_file_limits();
 
 // The bytes of the model file at `path`, for decode_model_file: read_safetensors_file with
 // model_file_limits(), so that a FIFO, a device, or a file whose header length is impossible is
-// refused before its contents are read. Throws Error (Io or Format) naming the path.
+// refused before its contents are read. Throws Error (Io or Format), its message naming the path.
 std::vector<uint8_t> read_model_file(const std::string& path);
 
 // Serialises; deterministic (equal input, equal bytes). Throws invalid_argument for an invalid
