@@ -552,6 +552,16 @@ def test_inspect():
         j = json.load(f)
     check(len(j["inner_lrs"]) == 10 and len(j["inner_lrs"][0]["rates"]) == 5, "json LSLR table")
     check(len(j["batch_norm"]) == 4 * 5, "BN rows: 4 stages x 5 steps")
+    # The model file is read once (its bytes serve both the metadata and the model).
+    if shutil.which("strace"):
+        trace = os.path.join(d, "trace.txt")
+        subprocess.run(["strace", "-f", "-qq", "-e", "trace=open,openat", "-o", trace, ARGS.mamlpp, "inspect",
+                        "--model", model], capture_output=True, timeout=120, check=True)
+        with open(trace) as f:
+            opens = [l for l in f if os.path.basename(model) in l and "ENOENT" not in l]
+        check(len(opens) == 1, "inspect opened the model file %d times:\n%s" % (len(opens), "".join(opens)))
+    else:
+        print("note: strace not found; the read-once check is skipped")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -703,6 +713,10 @@ def test_error_absurd_values():
     error_line(p, "batch_size", "k_shot")
     error_line(run(["eval", "--model", os.path.join(FIXTURE(), "latest.maml"), "--tasks", str(10 ** 9)], rc=1,
                    timeout=60), "test_tasks")
+    for flag in ["--iters", "--warmup", "--adapt-iters", "--predict-iters", "--batch-size"]:
+        error_line(run(["bench", flag, str(2 * 10 ** 9)], rc=1, timeout=60), flag)
+    error_line(run(["demo", "--eval-tasks", str(2 * 10 ** 9)], rc=1, timeout=60), "--eval-tasks")
+    error_line(run(["demo", "--steps", str(2 * 10 ** 9)], rc=1, timeout=60), "--steps")
 
 
 def test_stop_during_validation():
