@@ -108,12 +108,16 @@ maml_status maml_load(const char* path, int32_t device_type, int32_t device_inde
     require_non_null(out, "out");
     *out = nullptr;
     require_non_null(path, "path");
-    const std::vector<uint8_t> bytes = io::read_whole_file(path);
     try {
+      // A FIFO or a device is refused before a byte is read; a file whose header length cannot
+      // fit is refused after 8 bytes.
+      const std::vector<uint8_t> bytes = io::read_model_file(path);
       *out = decode(bytes.data(), bytes.size(), device_type, device_index).release();
     } catch (const Error& e) {
       // Name the file: a host program loading several wants to know which one is bad.
-      if (e.kind() == ErrorKind::Format) throw format_error(std::string(path) + ": " + e.what());
+      const std::string what = e.what(), prefix = std::string(path) + ": ";
+      if (e.kind() == ErrorKind::Format && what.compare(0, prefix.size(), prefix) != 0)
+        throw format_error(prefix + what);
       throw;
     }
   });

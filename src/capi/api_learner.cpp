@@ -7,6 +7,7 @@
 #include "capi/boundary.hpp"
 #include "capi/config_convert.hpp"
 #include "common/error.hpp"
+#include "core/budget.hpp"
 
 using namespace mamlpp;
 using namespace mamlpp::capi;
@@ -20,6 +21,8 @@ maml_status maml_adapt(const maml_model* model, const float* support_x, const in
     *out = nullptr;
     const MetaLearner& m = model_of(model);
     if (n_support <= 0) throw invalid_argument("n_support must be > 0, got " + std::to_string(n_support));
+    check_call_activations(m.config(), n_support, int64_t{m.config().eval_inner_steps} + 1, "maml_adapt",
+                           "adapt on fewer support examples (a few per class is what few-shot adaptation needs)");
     HostTasks h;
     h.num_tasks = 1;
     h.support_size = n_support;
@@ -43,6 +46,8 @@ maml_status maml_adapt_tasks(const maml_model* model, const maml_tasks* batch, m
     }
     const MetaLearner& m = model_of(model);
     const HostTasks h = host_tasks(batch);  // the query fields are not read
+    check_call_activations(m.config(), h.support_size, int64_t{m.config().eval_inner_steps} + 1,
+                           "maml_adapt_tasks: one task", "adapt on fewer support examples per task");
     const TaskTensors t = to_task_tensors(m.config(), h, false, m.device(), m.dtype());
     std::vector<std::unique_ptr<maml_learner>> made;
     for (auto& l : m.adapt(t)) {

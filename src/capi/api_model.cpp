@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "capi/boundary.hpp"
+#include "core/budget.hpp"
 #include "capi/config_convert.hpp"
 #include "core/device.hpp"
 #include "common/error.hpp"
@@ -67,7 +68,11 @@ maml_status maml_meta_train_step(maml_model* model, const maml_tasks* batch, mam
   return guarded([&] {
     MetaLearner& m = model_of(model);
     check_metrics(metrics);
-    const TaskTensors t = to_task_tensors(m.config(), host_tasks(batch), true, m.device(), m.dtype());
+    const HostTasks h = host_tasks(batch);
+    // Second order keeps every inner step's graph of a task, and differentiates through it.
+    check_call_activations(m.config(), h.support_size + h.query_size, 2 * (int64_t{m.config().inner_steps} + 1),
+                           "maml_meta_train_step: one task", "use fewer examples per task");
+    const TaskTensors t = to_task_tensors(m.config(), h, true, m.device(), m.dtype());
     write_metrics(m.meta_train_step(t), metrics);
   });
 }
@@ -77,7 +82,10 @@ maml_status maml_evaluate(const maml_model* model, const maml_tasks* batch, maml
     const MetaLearner& m = model_of(model);
     require_non_null(metrics, "metrics");
     check_metrics(metrics);
-    const TaskTensors t = to_task_tensors(m.config(), host_tasks(batch), true, m.device(), m.dtype());
+    const HostTasks h = host_tasks(batch);
+    check_call_activations(m.config(), h.support_size + h.query_size, int64_t{m.config().eval_inner_steps} + 1,
+                           "maml_evaluate: one task", "use fewer examples per task");
+    const TaskTensors t = to_task_tensors(m.config(), h, true, m.device(), m.dtype());
     write_metrics(m.evaluate(t), metrics);
   });
 }

@@ -4,6 +4,8 @@
 
 #include <c10/util/Exception.h>
 
+#include <cctype>
+#include <cstring>
 #include <new>
 
 #include "common/error.hpp"
@@ -27,9 +29,34 @@ maml_status status_of(ErrorKind kind) {
   return MAML_E_INTERNAL;
 }
 
+// LibTorch's words for a failed allocation: the CPU allocator ("DefaultCPUAllocator: can't
+// allocate memory: you tried to allocate N bytes. Error code 12 (Cannot allocate memory)"),
+// CUDA's caching allocator ("CUDA out of memory. Tried to allocate ..."), cuBLAS and cuDNN
+// (..._STATUS_ALLOC_FAILED).
 bool mentions_oom(const std::string& what) {
-  return what.find("out of memory") != std::string::npos ||
-         what.find("not enough memory") != std::string::npos;
+  for (const char* words : {"out of memory", "not enough memory", "can't allocate memory",
+                            "Cannot allocate memory", "ALLOC_FAILED"})
+    if (what.find(words) != std::string::npos) return true;
+  return false;
+}
+
+// One plain line for an allocation LibTorch could not make, with its size when the message
+// says it ("... allocate 3561308160 bytes ...", "Tried to allocate 20.00 MiB").
+std::string oom_message(const std::string& what, bool gpu) {
+  std::string out = gpu ? "out of GPU memory" : "out of memory";
+  const std::string tried = "allocate ";
+  for (size_t at = what.find(tried); at != std::string::npos; at = what.find(tried, at + 1)) {
+    const size_t begin = at + tried.size();
+    size_t end = begin;
+    while (end < what.size() && (std::isdigit(static_cast<unsigned char>(what[end])) || what[end] == '.')) ++end;
+    if (end == begin) continue;
+    std::string amount = what.substr(begin, end - begin);
+    for (const char* unit : {" bytes", " KiB", " MiB", " GiB"})
+      if (what.compare(end, std::strlen(unit), unit) == 0) amount += unit;
+    out += ": an allocation of " + amount + " failed";
+    break;
+  }
+  return out + "; use fewer or smaller inputs per call, or a smaller model";
 }
 
 // LibTorch messages carry a C++ backtrace after the first line; callers want the first line.
@@ -70,12 +97,14 @@ maml_status status_from_current_exception() {
     set_last_error(e.what());
     return status_of(e.kind());
   } catch (const std::bad_alloc&) {
-    set_last_error("out of host memory");
+    set_last_error("out of memory: an allocation failed; use fewer or smaller inputs per call, or a "
+                   "smaller model");
     return MAML_E_OUT_OF_MEMORY;
   } catch (const c10::Error& e) {
     const std::string msg = first_line(e.what_without_backtrace());
-    if (mentions_oom(msg)) {
-      set_last_error("out of memory: " + msg);
+    const bool gpu_oom = dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr;
+    if (gpu_oom || mentions_oom(msg)) {
+      set_last_error(oom_message(msg, gpu_oom || msg.find("CUDA") != std::string::npos));
       return MAML_E_OUT_OF_MEMORY;
     }
     set_last_error("internal error in LibTorch: " + msg);

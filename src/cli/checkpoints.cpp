@@ -5,10 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <set>
 
+#include "cli/config_keys.hpp"
+#include "cli/config_table.hpp"
 #include "cli/errors.hpp"
 #include "cli/settings.hpp"
 
@@ -37,34 +41,162 @@ json to_json(const RunState& s) {
   return j;
 }
 
-RunState run_state_from_json(const json& j, const std::string& where) {
-  RunState s;
-  try {
-    if (j.value("format", "") != "mamlpp-train-state")
-      throw model_error(where + ": not a mamlpp training state (no \"format\": \"mamlpp-train-state\")");
-    if (j.at("version").get<int>() != 1)
-      throw model_error(where + ": state version " + j.at("version").dump() + " is not supported (1 is)");
-    s.epochs_completed = j.at("epochs_completed").get<int32_t>();
-    s.step = j.at("step").get<int64_t>();
-    s.latest_epoch_file = j.at("latest_epoch_file").get<std::string>();
-    s.score_name = j.value("score", "val_acc");
-    for (const json& b : j.at("best"))
-      s.best.push_back({b.at("epoch").get<int32_t>(), b.at("file").get<std::string>(),
-                        b.at("score").get<double>(), b.value("val_loss", 0.0)});
-    s.config = j.at("config");
-    s.train_seed = j.at("data").at("train_seed").get<uint64_t>();
-    s.next_batch = j.at("data").at("next_batch").get<int64_t>();
-    for (const json& r : j.at("history")) s.history.push_back(r);
-    s.train_seconds = j.value("train_seconds", 0.0);
-    s.wait_seconds = j.value("wait_seconds", 0.0);
-    s.sessions = j.value("sessions", 0);
-  } catch (const json::exception& e) {
-    throw model_error(where + ": malformed training state (" + std::string(e.what()) + ")");
+namespace {
+
+// Reads a state.json as strictly as a model file is read: every field present with its type and
+// range, nothing unknown, and what is derived agreeing with what it derives from. Every failure is
+// CliError(kExitModel) naming the file and the field; no nlohmann exception escapes.
+class StateReader {
+ public:
+  explicit StateReader(std::string where) : where_(std::move(where)) {}
+
+  [[noreturn]] void bad(const std::string& field, const std::string& what) const {
+    throw model_error(where_ + ": \"" + field + "\" " + what +
+                      "; the training state was changed or damaged (restore it, or start a new run with another --out)");
   }
-  if (s.epochs_completed < 0 || s.step < 0 || s.next_batch != s.step)
-    throw model_error(where + ": inconsistent training state (epochs_completed " +
-                      std::to_string(s.epochs_completed) + ", step " + std::to_string(s.step) + ")");
+
+  const json& member(const json& object, const std::string& key, const std::string& field) const {
+    const auto it = object.find(key);
+    if (it == object.end()) bad(field, "is missing");
+    return *it;
+  }
+  void only(const json& object, std::initializer_list<const char*> keys, const std::string& field) const {
+    if (!object.is_object()) bad(field, "must be a JSON object");
+    for (const auto& [key, value] : object.items()) {
+      (void)value;
+      bool known = false;
+      for (const char* k : keys) known = known || key == k;
+      if (!known) bad(field.empty() ? key : field + "." + key, "is not a field of a training state");
+    }
+  }
+  int64_t integer(const json& v, const std::string& field, int64_t lo, int64_t hi) const {
+    if (!v.is_number_integer()) bad(field, "must be an integer");
+    if (v.is_number_unsigned() ? v.get<uint64_t>() > static_cast<uint64_t>(hi)
+                               : v.get<int64_t>() < lo || v.get<int64_t>() > hi)
+      bad(field, "is " + v.dump() + ", outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    return v.is_number_unsigned() ? static_cast<int64_t>(v.get<uint64_t>()) : v.get<int64_t>();
+  }
+  uint64_t seed(const json& v, const std::string& field) const {
+    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
+      bad(field, "must be a non-negative integer");
+    return v.get<uint64_t>();
+  }
+  double number(const json& v, const std::string& field, bool null_ok = false) const {
+    if (null_ok && v.is_null()) return 0;
+    if (!v.is_number() || !std::isfinite(v.get<double>())) bad(field, "must be a finite number");
+    return v.get<double>();
+  }
+  std::string string(const json& v, const std::string& field) const {
+    if (!v.is_string()) bad(field, "must be a string");
+    return v.get<std::string>();
+  }
+
+ private:
+  std::string where_;
+};
+
+constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
+
+}  // namespace
+
+RunState run_state_from_json(const json& j, const std::string& where) {
+  const StateReader r(where);
+  if (!j.is_object() || j.value("format", json()) != "mamlpp-train-state")
+    throw model_error(where + ": not a mamlpp training state (no \"format\": \"mamlpp-train-state\")");
+  r.only(j, {"format", "version", "epochs_completed", "step", "latest", "latest_epoch_file", "score", "best",
+             "config", "data", "history", "train_seconds", "wait_seconds", "sessions"},
+         "");
+  const json& version = r.member(j, "version", "version");
+  if (version != json(1))
+    throw model_error(where + ": state version " + version.dump().substr(0, 40) + " is not supported (1 is)");
+
+  RunState s;
+  s.epochs_completed = static_cast<int32_t>(r.integer(r.member(j, "epochs_completed", "epochs_completed"),
+                                                      "epochs_completed", 0, kMaxInt32));
+  s.step = r.integer(r.member(j, "step", "step"), "step", 0, std::numeric_limits<int64_t>::max());
+  if (r.string(r.member(j, "latest", "latest"), "latest") != "latest.maml") r.bad("latest", "must be \"latest.maml\"");
+  s.latest_epoch_file = r.string(r.member(j, "latest_epoch_file", "latest_epoch_file"), "latest_epoch_file");
+  // File names come from the epoch numbers alone: a state cannot point outside its folder.
+  if (s.latest_epoch_file != (s.epochs_completed > 0 ? CheckpointDir::epoch_file(s.epochs_completed) : ""))
+    r.bad("latest_epoch_file", "disagrees with epochs_completed " + std::to_string(s.epochs_completed));
+  s.score_name = r.string(r.member(j, "score", "score"), "score");
+  if (s.score_name != "val_acc" && s.score_name != "train_acc") r.bad("score", "must be \"val_acc\" or \"train_acc\"");
+
+  const json& best = r.member(j, "best", "best");
+  if (!best.is_array()) r.bad("best", "must be a list");
+  for (size_t i = 0; i < best.size(); ++i) {
+    const std::string f = "best[" + std::to_string(i) + "]";
+    r.only(best[i], {"epoch", "file", "score", "val_loss"}, f);
+    BestEntry b;
+    b.epoch = static_cast<int32_t>(r.integer(r.member(best[i], "epoch", f + ".epoch"), f + ".epoch", 1,
+                                             std::max<int64_t>(1, s.epochs_completed)));
+    b.file = r.string(r.member(best[i], "file", f + ".file"), f + ".file");
+    if (b.file != CheckpointDir::epoch_file(b.epoch)) r.bad(f + ".file", "disagrees with its epoch");
+    b.score = r.number(r.member(best[i], "score", f + ".score"), f + ".score");
+    if (best[i].contains("val_loss")) b.val_loss = r.number(best[i]["val_loss"], f + ".val_loss", true);
+    s.best.push_back(b);
+  }
+
+  // The settings: canonical keys with values of their kinds, in range (as a config file's).
+  const json& config = r.member(j, "config", "config");
+  if (!config.is_object()) r.bad("config", "must be a JSON object");
+  s.config = default_settings();
+  try {
+    apply_keys(config, where + ": config", s.config);
+    for (const auto& [key, value] : config.items()) {
+      (void)value;
+      if (!find_key(key)) r.bad("config." + key, "is not a canonical key");
+    }
+    check_settings(decode_settings(s.config), where + ": config");
+  } catch (const CliError& e) {
+    if (e.code() != kExitUsage) throw;
+    throw model_error(std::string(e.what()) + " (the training state was changed or damaged)");
+  }
+
+  const json& data = r.member(j, "data", "data");
+  r.only(data, {"train_seed", "next_batch"}, "data");
+  s.train_seed = r.seed(r.member(data, "train_seed", "data.train_seed"), "data.train_seed");
+  s.next_batch = r.integer(r.member(data, "next_batch", "data.next_batch"), "data.next_batch", 0,
+                           std::numeric_limits<int64_t>::max());
+  if (s.next_batch != s.step) r.bad("data.next_batch", "disagrees with step " + std::to_string(s.step));
+
+  const json& history = r.member(j, "history", "history");
+  if (!history.is_array()) r.bad("history", "must be a list");
+  if (history.size() != static_cast<size_t>(s.epochs_completed))
+    r.bad("history", "has " + std::to_string(history.size()) + " rows for " + std::to_string(s.epochs_completed) +
+                         " completed epochs");
+  for (size_t i = 0; i < history.size(); ++i) {
+    const json& row = history[i];
+    const std::string f = "history[" + std::to_string(i) + "]";
+    r.only(row, {"epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "meta_lr", "second_order",
+                 "seconds", "wait_seconds"},
+           f);
+    if (r.integer(r.member(row, "epoch", f + ".epoch"), f + ".epoch", 0, kMaxInt32) != static_cast<int64_t>(i) + 1)
+      r.bad(f + ".epoch", "must be " + std::to_string(i + 1));
+    r.integer(r.member(row, "step", f + ".step"), f + ".step", 0, s.step);
+    for (const char* k : {"train_loss", "train_acc", "meta_lr", "seconds", "wait_seconds"})
+      r.number(r.member(row, k, f + "." + k), f + "." + k);
+    for (const char* k : {"val_loss", "val_acc"}) r.number(r.member(row, k, f + "." + k), f + "." + k, true);
+    if (!r.member(row, "second_order", f + ".second_order").is_boolean()) r.bad(f + ".second_order", "must be true or false");
+    s.history.push_back(row);
+  }
+  s.train_seconds = j.contains("train_seconds") ? r.number(j["train_seconds"], "train_seconds") : 0.0;
+  s.wait_seconds = j.contains("wait_seconds") ? r.number(j["wait_seconds"], "wait_seconds") : 0.0;
+  s.sessions = j.contains("sessions") ? static_cast<int32_t>(r.integer(j["sessions"], "sessions", 0, kMaxInt32)) : 0;
   return s;
+}
+
+void check_model_matches_state(const Model& model, const std::string& model_path, const maml_config& expected,
+                               const std::string& state_path) {
+  const json have = config_to_canonical(model.config()), want = config_to_canonical(expected);
+  for (const auto& [key, value] : want.items()) {
+    if (key == "device_type" || key == "device_index") continue;  // chosen per session
+    if (have.value(key, json()) != value)
+      throw model_error(state_path + ": config key '" + key + "' is " + value.dump() + " but " + model_path +
+                        " holds " + have.value(key, json()).dump() +
+                        "; the state belongs to another run or was changed (restore it, or start a new run with "
+                        "another --out)");
+  }
 }
 
 CheckpointDir::CheckpointDir(std::string dir, int32_t keep_best) : dir_(std::move(dir)), keep_best_(keep_best) {}
@@ -135,14 +267,19 @@ void CheckpointDir::lock_and_clean(const std::string& metrics_path) {
   }
 }
 
-Model CheckpointDir::load_resume_model(const RunState& state, int32_t device_type, int32_t device_index) const {
+Model CheckpointDir::load_resume_model(const RunState& state, const maml_config& expected) const {
   std::error_code ec;
+  const auto load = [&](const std::string& file) {
+    Model m = Model::load(file, expected.device_type, expected.device_index);
+    check_model_matches_state(m, file, expected, state_path());
+    return m;
+  };
   if (fs::exists(latest_path(), ec)) {
-    Model m = Model::load(latest_path(), device_type, device_index);
+    Model m = load(latest_path());
     if (m.step() == state.step) return m;
   }
   if (!state.latest_epoch_file.empty() && fs::exists(path(state.latest_epoch_file), ec)) {
-    Model m = Model::load(path(state.latest_epoch_file), device_type, device_index);
+    Model m = load(path(state.latest_epoch_file));
     if (m.step() == state.step) return m;
     throw model_error(path(state.latest_epoch_file) + ": holds step " + std::to_string(m.step()) +
                       " but state.json says " + std::to_string(state.step) + "; cannot resume this run");

@@ -43,7 +43,18 @@ struct RunState {
 };
 
 nlohmann::json to_json(const RunState& s);
+
+// Reads a state.json (`where` names it) as strictly as a model file: every field present, of its
+// type and in range, no unknown field, file names derived from epoch numbers, the history one
+// well-formed row per completed epoch, and the config made of canonical keys whose values pass
+// the same checks as a config file's (it comes back complete, with defaults for keys an older
+// version did not write). Throws CliError(kExitModel) naming the file and the field.
 RunState run_state_from_json(const nlohmann::json& j, const std::string& where);
+
+// Throws CliError(kExitModel) naming both files and the key unless the model's config equals
+// `expected` (the state's) in every model key but the device, which each session chooses.
+void check_model_matches_state(const Model& model, const std::string& model_path, const maml_config& expected,
+                               const std::string& state_path);
 
 class CheckpointDir {
  public:
@@ -68,8 +79,9 @@ class CheckpointDir {
   void lock_and_clean(const std::string& metrics_path);
 
   // Loads the model state.json points at: latest.maml when its step matches, else the last
-  // epoch's file (a kill between writing latest.maml and state.json).
-  Model load_resume_model(const RunState& state, int32_t device_type, int32_t device_index) const;
+  // epoch's file (a kill between writing latest.maml and state.json), on expected's device, and
+  // checks that its config is `expected` (check_model_matches_state).
+  Model load_resume_model(const RunState& state, const maml_config& expected) const;
 
   // Saves the epoch's checkpoint, latest.maml and state.json (the commit), then prunes epoch
   // files outside the best keep_best and the latest. Updates `state` (best list, counters).

@@ -246,8 +246,14 @@ int run_bench(const BenchOptions& o) {
     if (std::none_of(bench_configs().begin(), bench_configs().end(), [&](const BenchConfig& b) { return b.name == c; }))
       throw usage_error("--configs: unknown config '" + c + "'; known: omniglot-5w1s, omniglot-20w1s, mini-5w1s");
   }
-  if (o.warmup < 0 || o.iters < 1 || o.adapt_iters < 1 || o.predict_iters < 1)
-    throw usage_error("--iters, --adapt-iters and --predict-iters must be >= 1, --warmup >= 0");
+  constexpr int32_t kMaxIters = 1000000;
+  const std::string range = " must be in [1, " + std::to_string(kMaxIters) + "]";
+  if (o.warmup < 0 || o.warmup > kMaxIters) throw usage_error("--warmup must be in [0, " + std::to_string(kMaxIters) + "]");
+  if (o.iters < 1 || o.iters > kMaxIters) throw usage_error("--iters" + range);
+  if (o.adapt_iters < 1 || o.adapt_iters > kMaxIters) throw usage_error("--adapt-iters" + range);
+  if (o.predict_iters < 1 || o.predict_iters > kMaxIters) throw usage_error("--predict-iters" + range);
+  if (o.batch_size < 0 || o.batch_size > kMaxBatch)
+    throw usage_error("--batch-size must be in [0, " + std::to_string(kMaxBatch) + "] (0 = each config's own)");
   if (o.cuda_nondeterministic) maml_set_cuda_deterministic(0);
   if (!o.child_out.empty()) {
     const BenchConfig& bc = *std::find_if(bench_configs().begin(), bench_configs().end(),

@@ -91,6 +91,11 @@ int run_eval(const EvalOptions& o) {
 
   std::vector<Model> models;
   for (const std::string& f : files) models.push_back(Model::load(f, s.model.device_type, s.model.device_index));
+  if (!o.checkpoints.empty()) {
+    // A run's checkpoints all hold the config its state.json names.
+    const maml_config expected = decode_settings(base).model;
+    for (size_t i = 0; i < models.size(); ++i) check_model_matches_state(models[i], files[i], expected, base_from);
+  }
   const maml_config mc = models.front().config();
   for (size_t i = 1; i < models.size(); ++i) {
     const maml_config c = models[i].config();

@@ -57,87 +57,23 @@ struct BnRow {
   Summary gamma, beta, mean, var;
 };
 
-int run_inspect(const InspectOptions& o) {
-  // The file through src/io (metadata and BN tensors, which the ABI does not expose) ...
-  const std::vector<uint8_t> bytes = with_model_errors("", [&] { return io::read_whole_file(o.model); });
-  const io::ModelFile file = with_model_errors(o.model, [&] { return io::decode_model_file(bytes.data(), bytes.size()); });
-  // ... and through the C ABI (the config as the library sees it, the LSLR table).
-  const Model model = Model::load(o.model, MAML_DEVICE_CPU);
-  const maml_config c = model.config();
-  std::vector<std::string> names;
+// Everything inspect shows, from one read of the file: src/io for what the ABI does not expose
+// (metadata, BN tensors), the C ABI on the same bytes for the config as the library sees it and
+// the LSLR table.
+struct Inspected {
+  std::string path;
+  std::size_t bytes = 0;
+  io::ModelFile file;
+  Model model;
+  maml_config config{};
+  int64_t step = 0, parameters = 0;
+  std::vector<std::string> names;  // LSLR rows (adapted tensors)
   int32_t steps = 0;
-  std::vector<float> rates;
-  model.inner_lrs(names, steps, rates);
+  std::vector<float> rates;  // [tensor][step]
+  std::vector<BnRow> bn;
+};
 
-  std::printf("file         %s (%.1f KiB), format %s, written by libmamlpp %s\n", o.model.c_str(),
-              static_cast<double>(bytes.size()) / 1024.0, file.format_version.c_str(), file.library_version.c_str());
-  std::printf("model        %d-way, %dx%dx%d images, %d stages x %d filters, %s; %" PRId64 " parameters\n", c.n_way,
-              c.image_channels, c.image_height, c.image_width, c.num_stages, c.num_filters,
-              c.max_pool ? "max-pool" : "stride-2 convs + global average pool", model.num_parameters());
-  std::printf("trained      %" PRId64 " meta-train steps (epoch %.2f of %d x %d); optimizer state %s\n", model.step(),
-              static_cast<double>(model.step()) / std::max(1, c.iters_per_epoch), c.epochs, c.iters_per_epoch,
-              file.has_optimizer ? "included (resumable)" : "not included (inference only)");
-  std::printf("inner loop   %d steps in training, %d in adapt/eval; inner_lr %g, LSLR %s; per-step BN %s; bn_stats %s\n",
-              c.inner_steps, c.eval_inner_steps, static_cast<double>(c.inner_lr), c.learn_inner_lr ? "on" : "off",
-              c.per_step_bn ? "on" : "off", enum_name("bn_stats", c.bn_stats).c_str());
-  std::printf("outer loop   MSL %s (%d epochs); %s; Adam meta_lr %g -> %g, betas (%g, %g); grad_clip %s\n",
-              c.multi_step_loss ? "on" : "off", c.msl_epochs,
-              !c.second_order ? "first order"
-              : c.first_order_epochs > 0 ? ("second order after " + std::to_string(c.first_order_epochs) + " first-order epochs").c_str()
-                                         : "second order",
-              static_cast<double>(c.meta_lr), static_cast<double>(c.meta_lr_min), static_cast<double>(c.adam_beta1),
-              static_cast<double>(c.adam_beta2), c.grad_clip > 0 ? std::to_string(c.grad_clip).c_str() : "off");
-  std::printf("execution    device %s (saved config: %s), task_batching %s, num_threads %d, dtype %s, seed %" PRIu64 "\n",
-              model.device_name().c_str(), enum_name("device_type", c.device_type).c_str(),
-              enum_name("task_batching", c.task_batching).c_str(),
-              c.num_threads, enum_name("dtype", c.dtype).c_str(), c.seed);
-
-  // ---- LSLR table ----
-  std::printf("\nLearned inner learning rates (LSLR)%s, initial value %g:\n",
-              c.learn_inner_lr ? "" : " - fixed, LSLR was off", static_cast<double>(c.inner_lr));
-  size_t w = 6;
-  for (const auto& n : names) w = std::max(w, short_name(n).size());
-  std::printf("%-*s", static_cast<int>(w + 2), "tensor");
-  for (int32_t s = 0; s < steps; ++s) std::printf("  step %-4d", s);
-  std::printf("  %-9s\n", "mean");
-  double lo = INFINITY, hi = -INFINITY;
-  size_t lo_r = 0, hi_r = 0;
-  int32_t lo_s = 0, hi_s = 0, negatives = 0;
-  for (size_t r = 0; r < names.size(); ++r) {
-    std::printf("%-*s", static_cast<int>(w + 2), short_name(names[r]).c_str());
-    double sum = 0;
-    for (int32_t s = 0; s < steps; ++s) {
-      const double v = rates[r * static_cast<size_t>(steps) + static_cast<size_t>(s)];
-      std::printf("  %-9.4g", v);
-      sum += v;
-      if (v < lo) { lo = v; lo_r = r; lo_s = s; }
-      if (v > hi) { hi = v; hi_r = r; hi_s = s; }
-      negatives += v < 0 ? 1 : 0;
-    }
-    std::printf("  %-9.4g\n", steps ? sum / steps : 0.0);
-  }
-  if (!names.empty())
-    std::printf("largest %.4g (%s, step %d); smallest %.4g (%s, step %d); %d negative rate(s)\n", hi,
-                short_name(names[hi_r]).c_str(), hi_s, lo, short_name(names[lo_r]).c_str(), lo_s, negatives);
-  if (c.learn_inner_lr && model.step() > 0) {
-    std::string unchanged;
-    bool all_conv_bias = true;
-    for (size_t r = 0; r < names.size(); ++r) {
-      bool same = true;
-      for (int32_t s = 0; s < steps; ++s) same = same && std::fabs(rates[r * static_cast<size_t>(steps) + static_cast<size_t>(s)] - c.inner_lr) <=
-                                                   1e-4f * std::max(1e-3f, std::fabs(c.inner_lr));
-      if (!same) continue;
-      unchanged += (unchanged.empty() ? "" : ", ") + short_name(names[r]);
-      all_conv_bias = all_conv_bias && names[r].find("conv.bias") != std::string::npos;
-    }
-    if (!unchanged.empty())
-      std::printf("(practically) never moved from the initial value: %s%s\n", unchanged.c_str(),
-                  all_conv_bias ? " (a conv bias right before batch norm gets no gradient: the normalisation "
-                                  "subtracts it again)"
-                                : "");
-  }
-
-  // ---- BN summary ----
+std::vector<BnRow> bn_rows(const io::ModelFile& file, const maml_config& c) {
   std::vector<BnRow> bn;
   auto find = [&](const std::string& n) -> const io::NamedArray* {
     for (const auto& t : file.tensors)
@@ -160,54 +96,159 @@ int run_inspect(const InspectOptions& o) {
       bn.push_back({st, r, slice(gv), slice(bv), slice(mv), slice(vv)});
     }
   }
+  return bn;
+}
+
+Inspected inspect_file(const std::string& path) {
+  Inspected in;
+  in.path = path;
+  const std::vector<uint8_t> bytes = with_model_errors("", [&] { return io::read_model_file(path); });
+  in.bytes = bytes.size();
+  in.file = with_model_errors(path, [&] { return io::decode_model_file(bytes.data(), bytes.size()); });
+  in.model = Model::load_buffer(bytes, path, MAML_DEVICE_CPU);
+  in.config = in.model.config();
+  in.step = in.model.step();
+  in.parameters = in.model.num_parameters();
+  in.model.inner_lrs(in.names, in.steps, in.rates);
+  in.bn = bn_rows(in.file, in.config);
+  return in;
+}
+
+void print_summary(const Inspected& in) {
+  const maml_config& c = in.config;
+  std::printf("file         %s (%.1f KiB), format %s, written by libmamlpp %s\n", in.path.c_str(),
+              static_cast<double>(in.bytes) / 1024.0, in.file.format_version.c_str(), in.file.library_version.c_str());
+  std::printf("model        %d-way, %dx%dx%d images, %d stages x %d filters, %s; %" PRId64 " parameters\n", c.n_way,
+              c.image_channels, c.image_height, c.image_width, c.num_stages, c.num_filters,
+              c.max_pool ? "max-pool" : "stride-2 convs + global average pool", in.parameters);
+  std::printf("trained      %" PRId64 " meta-train steps (epoch %.2f of %d x %d); optimizer state %s\n", in.step,
+              static_cast<double>(in.step) / std::max(1, c.iters_per_epoch), c.epochs, c.iters_per_epoch,
+              in.file.has_optimizer ? "included (resumable)" : "not included (inference only)");
+  std::printf("inner loop   %d steps in training, %d in adapt/eval; inner_lr %g, LSLR %s; per-step BN %s; bn_stats %s\n",
+              c.inner_steps, c.eval_inner_steps, static_cast<double>(c.inner_lr), c.learn_inner_lr ? "on" : "off",
+              c.per_step_bn ? "on" : "off", enum_name("bn_stats", c.bn_stats).c_str());
+  std::printf("outer loop   MSL %s (%d epochs); %s; Adam meta_lr %g -> %g, betas (%g, %g); grad_clip %s\n",
+              c.multi_step_loss ? "on" : "off", c.msl_epochs,
+              !c.second_order ? "first order"
+              : c.first_order_epochs > 0 ? ("second order after " + std::to_string(c.first_order_epochs) + " first-order epochs").c_str()
+                                         : "second order",
+              static_cast<double>(c.meta_lr), static_cast<double>(c.meta_lr_min), static_cast<double>(c.adam_beta1),
+              static_cast<double>(c.adam_beta2), c.grad_clip > 0 ? std::to_string(c.grad_clip).c_str() : "off");
+  std::printf("execution    device %s (saved config: %s), task_batching %s, num_threads %d, dtype %s, seed %" PRIu64 "\n",
+              in.model.device_name().c_str(), enum_name("device_type", c.device_type).c_str(),
+              enum_name("task_batching", c.task_batching).c_str(),
+              c.num_threads, enum_name("dtype", c.dtype).c_str(), c.seed);
+}
+
+double rate(const Inspected& in, size_t r, int32_t s) {
+  return in.rates[r * static_cast<size_t>(in.steps) + static_cast<size_t>(s)];
+}
+
+// The LSLR table, its extremes, and the rates that never moved.
+void print_lslr(const Inspected& in) {
+  const maml_config& c = in.config;
+  std::printf("\nLearned inner learning rates (LSLR)%s, initial value %g:\n",
+              c.learn_inner_lr ? "" : " - fixed, LSLR was off", static_cast<double>(c.inner_lr));
+  size_t w = 6;
+  for (const auto& n : in.names) w = std::max(w, short_name(n).size());
+  std::printf("%-*s", static_cast<int>(w + 2), "tensor");
+  for (int32_t s = 0; s < in.steps; ++s) std::printf("  step %-4d", s);
+  std::printf("  %-9s\n", "mean");
+  double lo = INFINITY, hi = -INFINITY;
+  size_t lo_r = 0, hi_r = 0;
+  int32_t lo_s = 0, hi_s = 0, negatives = 0;
+  for (size_t r = 0; r < in.names.size(); ++r) {
+    std::printf("%-*s", static_cast<int>(w + 2), short_name(in.names[r]).c_str());
+    double sum = 0;
+    for (int32_t s = 0; s < in.steps; ++s) {
+      const double v = rate(in, r, s);
+      std::printf("  %-9.4g", v);
+      sum += v;
+      if (v < lo) { lo = v; lo_r = r; lo_s = s; }
+      if (v > hi) { hi = v; hi_r = r; hi_s = s; }
+      negatives += v < 0 ? 1 : 0;
+    }
+    std::printf("  %-9.4g\n", in.steps ? sum / in.steps : 0.0);
+  }
+  if (!in.names.empty())
+    std::printf("largest %.4g (%s, step %d); smallest %.4g (%s, step %d); %d negative rate(s)\n", hi,
+                short_name(in.names[hi_r]).c_str(), hi_s, lo, short_name(in.names[lo_r]).c_str(), lo_s, negatives);
+  if (!c.learn_inner_lr || in.step == 0) return;
+  std::string unchanged;
+  bool all_conv_bias = true;
+  for (size_t r = 0; r < in.names.size(); ++r) {
+    bool same = true;
+    for (int32_t s = 0; s < in.steps; ++s)
+      same = same && std::fabs(rate(in, r, s) - c.inner_lr) <= 1e-4f * std::max(1e-3f, std::fabs(c.inner_lr));
+    if (!same) continue;
+    unchanged += (unchanged.empty() ? "" : ", ") + short_name(in.names[r]);
+    all_conv_bias = all_conv_bias && in.names[r].find("conv.bias") != std::string::npos;
+  }
+  if (!unchanged.empty())
+    std::printf("(practically) never moved from the initial value: %s%s\n", unchanged.c_str(),
+                all_conv_bias ? " (a conv bias right before batch norm gets no gradient: the normalisation "
+                                "subtracts it again)"
+                              : "");
+}
+
+void print_bn(const Inspected& in) {
   std::printf("\nBatch norm per stage and %s (mean +- std over the %d channels):\n",
-              c.per_step_bn ? "inner step (per-step rows)" : "shared row", c.num_filters);
+              in.config.per_step_bn ? "inner step (per-step rows)" : "shared row", in.config.num_filters);
   std::printf("stage  row   gamma               beta                running_mean  running_var\n");
-  for (const BnRow& r : bn)
+  for (const BnRow& r : in.bn)
     std::printf("%-5d  %-4d  %7.4f +- %-7.4f  %7.4f +- %-7.4f  %-12.4f  %-11.4f\n", r.stage, r.row, r.gamma.mean,
                 r.gamma.std, r.beta.mean, r.beta.std, r.mean.mean, r.var.mean);
+}
 
-  if (!o.svg.empty()) {
-    LslrChart chart;
-    chart.title = "What the model learned about its own learning rates";
-    char sub[512];
-    std::snprintf(sub, sizeof sub, "%s - %d-way, %d stages x %d filters, step %" PRId64 ", LSLR %s, initial inner_lr %g",
-                  o.model.c_str(), c.n_way, c.num_stages, c.num_filters, model.step(), c.learn_inner_lr ? "on" : "off",
-                  static_cast<double>(c.inner_lr));
-    chart.subtitle = sub;
-    chart.names = names;
-    chart.steps = steps;
-    chart.rates = rates;
-    chart.initial = c.inner_lr;
-    const std::string svg = lslr_svg(chart);
-    with_model_errors("", [&] {
-      io::atomic_write_file(o.svg, reinterpret_cast<const uint8_t*>(svg.data()), svg.size());
-    });
-    std::printf("\nwrote %s (line chart and heatmap of the inner learning rates)\n", o.svg.c_str());
-  }
-  if (!o.json_out.empty()) {
-    json lslr = json::array();
-    for (size_t r = 0; r < names.size(); ++r)
-      lslr.push_back({{"tensor", names[r]},
-                      {"rates", std::vector<float>(rates.begin() + static_cast<std::ptrdiff_t>(r * steps),
-                                                   rates.begin() + static_cast<std::ptrdiff_t>((r + 1) * steps))}});
-    json bnj = json::array();
-    for (const BnRow& r : bn)
-      bnj.push_back({{"stage", r.stage}, {"row", r.row}, {"gamma_mean", r.gamma.mean}, {"gamma_std", r.gamma.std},
-                     {"beta_mean", r.beta.mean}, {"beta_std", r.beta.std}, {"running_mean_mean", r.mean.mean},
-                     {"running_var_mean", r.var.mean}});
-    json j = {{"file", o.model},
-              {"bytes", bytes.size()},
-              {"format_version", file.format_version},
-              {"library_version", file.library_version},
-              {"step", model.step()},
-              {"has_optimizer", file.has_optimizer},
-              {"parameters", model.num_parameters()},
-              {"inner_lrs", lslr},
-              {"batch_norm", bnj}};
-    j["config"] = config_to_canonical(c);
-    write_json_file(o.json_out, j);
-  }
+void write_svg(const Inspected& in, const std::string& out) {
+  const maml_config& c = in.config;
+  LslrChart chart;
+  chart.title = "What the model learned about its own learning rates";
+  char sub[512];
+  std::snprintf(sub, sizeof sub, "%s - %d-way, %d stages x %d filters, step %" PRId64 ", LSLR %s, initial inner_lr %g",
+                in.path.c_str(), c.n_way, c.num_stages, c.num_filters, in.step, c.learn_inner_lr ? "on" : "off",
+                static_cast<double>(c.inner_lr));
+  chart.subtitle = sub;
+  chart.names = in.names;
+  chart.steps = in.steps;
+  chart.rates = in.rates;
+  chart.initial = c.inner_lr;
+  const std::string svg = lslr_svg(chart);
+  with_model_errors("", [&] { io::atomic_write_file(out, reinterpret_cast<const uint8_t*>(svg.data()), svg.size()); });
+  std::printf("\nwrote %s (line chart and heatmap of the inner learning rates)\n", out.c_str());
+}
+
+void write_json(const Inspected& in, const std::string& out) {
+  json lslr = json::array();
+  for (size_t r = 0; r < in.names.size(); ++r)
+    lslr.push_back({{"tensor", in.names[r]},
+                    {"rates", std::vector<float>(in.rates.begin() + static_cast<std::ptrdiff_t>(r * in.steps),
+                                                 in.rates.begin() + static_cast<std::ptrdiff_t>((r + 1) * in.steps))}});
+  json bnj = json::array();
+  for (const BnRow& r : in.bn)
+    bnj.push_back({{"stage", r.stage}, {"row", r.row}, {"gamma_mean", r.gamma.mean}, {"gamma_std", r.gamma.std},
+                   {"beta_mean", r.beta.mean}, {"beta_std", r.beta.std}, {"running_mean_mean", r.mean.mean},
+                   {"running_var_mean", r.var.mean}});
+  json j = {{"file", in.path},
+            {"bytes", in.bytes},
+            {"format_version", in.file.format_version},
+            {"library_version", in.file.library_version},
+            {"step", in.step},
+            {"has_optimizer", in.file.has_optimizer},
+            {"parameters", in.parameters},
+            {"inner_lrs", lslr},
+            {"batch_norm", bnj}};
+  j["config"] = config_to_canonical(in.config);
+  write_json_file(out, j);
+}
+
+int run_inspect(const InspectOptions& o) {
+  const Inspected in = inspect_file(o.model);
+  print_summary(in);
+  print_lslr(in);
+  print_bn(in);
+  if (!o.svg.empty()) write_svg(in, o.svg);
+  if (!o.json_out.empty()) write_json(in, o.json_out);
   return kExitOk;
 }
 

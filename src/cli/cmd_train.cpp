@@ -75,176 +75,218 @@ std::string describe_model(const maml_config& c, const Settings& s) {
   return out;
 }
 
-int run_train(const TrainOptions& o) {
-  if (o.list_keys) {
-    std::cout << keys_table_text();
-    return kExitOk;
-  }
-  const bool resuming = !o.resume.empty();
-  std::unique_ptr<CheckpointDir> ckpt;
-  RunState state;
-  json canonical;
-  if (resuming) {
-    if (!o.flags.config_path.empty())
-      throw usage_error("--resume continues a run with the settings saved in its state.json; drop --config");
-    ckpt = std::make_unique<CheckpointDir>(o.resume, 1);
-    state = ckpt->load_state();
-    // Only what does not change the model or the data stream may differ on resume.
-    canonical = resolve_settings(o.flags, state.config,
-                                 [](const KeyDef& k) { return k.group == KeyGroup::Run && k.name != "out"; });
-    canonical["out"] = o.resume;
-  } else {
-    canonical = resolve_settings(o.flags);
-    absolutise_paths(canonical);
-  }
-  const std::string where = resuming ? ckpt->state_path() : (o.flags.config_path.empty() ? "command line" : o.flags.config_path);
-  Settings s = decode_settings(canonical);
-  check_settings(s, where);
-  if (o.print_config) {
-    std::cout << canonical.dump(2) << "\n";
-    return kExitOk;
-  }
-  if (s.out.empty()) throw usage_error("train needs --out DIR: the folder for checkpoints, latest.maml and state.json");
+// One `mamlpp train` invocation, new or resumed, in the order it happens: settings, model and
+// run folder, plan, data, epochs, summary. Each step is one member.
+class TrainRun {
+ public:
+  explicit TrainRun(const TrainOptions& o) : o_(o), resuming_(!o.resume.empty()) {}
 
-  install_stop_handlers();
+  int run() {
+    if (o_.list_keys) {
+      std::cout << keys_table_text();
+      return kExitOk;
+    }
+    resolve_settings_();
+    if (o_.print_config) {
+      std::cout << canonical_.dump(2) << "\n";
+      return kExitOk;
+    }
+    if (s_.out.empty()) throw usage_error("train needs --out DIR: the folder for checkpoints, latest.maml and state.json");
+    install_stop_handlers();
+    open_model_and_folder();
+    if (!print_plan()) return kExitOk;
+    load_data();
+    run_epochs();
+    print_summary();
+    return kExitOk;
+  }
+
+ private:
+  // Settings: a new run's from defaults, --config and flags; a resumed run's from its state.json,
+  // where only run keys may change.
+  void resolve_settings_() {
+    if (resuming_) {
+      if (!o_.flags.config_path.empty())
+        throw usage_error("--resume continues a run with the settings saved in its state.json; drop --config");
+      ckpt_ = std::make_unique<CheckpointDir>(o_.resume, 1);
+      state_ = ckpt_->load_state();
+      // Only what does not change the model or the data stream may differ on resume.
+      canonical_ = resolve_settings(o_.flags, state_.config,
+                                    [](const KeyDef& k) { return k.group == KeyGroup::Run && k.name != "out"; });
+      canonical_["out"] = o_.resume;
+    } else {
+      canonical_ = resolve_settings(o_.flags);
+      absolutise_paths(canonical_);
+    }
+    const std::string where =
+        resuming_ ? ckpt_->state_path() : (o_.flags.config_path.empty() ? "command line" : o_.flags.config_path);
+    s_ = decode_settings(canonical_);
+    check_settings(s_, where);
+  }
+
   // The model first: a config the library refuses is reported before any data is loaded.
-  Model model;
-  if (!resuming) {
-    model = Model::create(s.model);
-    if (CheckpointDir::has_state(s.out))
-      throw usage_error(s.out + ": already holds a training run (state.json); continue it with 'mamlpp train --resume " +
-                        s.out + "' or choose another --out");
-    ckpt = std::make_unique<CheckpointDir>(s.out, s.keep_best);
-    state.config = canonical;
-    state.train_seed = s.train_seed;
-  } else {
-    ckpt->set_keep_best(s.keep_best);
-    ckpt->lock_and_clean(s.metrics);
-    state = ckpt->load_state();  // again, now that the folder is ours
-    model = ckpt->load_resume_model(state, s.model.device_type, s.model.device_index);
-    if (!model) model = Model::create(s.model);
-    if (s.train_seed != state.train_seed)
-      throw model_error(ckpt->state_path() + ": train_seed disagrees with the saved data stream");
-    if (!s.metrics.empty()) write_metrics(s.metrics, state.history);  // heal a crash after the commit
-  }
-  state.sessions += 1;
-  const maml_config mc = model.config();
-  const int64_t iters = mc.iters_per_epoch;
-  const int32_t epochs = mc.epochs;
-  const int64_t total = iters * epochs;
-  int64_t step = model.step();
-  if (step % iters != 0)
-    throw model_error("the model is at step " + std::to_string(step) + ", not at the end of an epoch of " +
-                      std::to_string(iters) + " steps; cannot continue the data stream exactly");
-
-  std::printf("mamlpp train: %s\n", describe_model(mc, s).c_str());
-  std::printf("model:  %s parameters on %s; %d epochs x %" PRId64 " steps; output %s\n",
-              std::to_string(model.num_parameters()).c_str(), model.device_name().c_str(), epochs, iters,
-              ckpt->dir().c_str());
-  if (resuming)
-    std::printf("resume: epoch %d of %d completed (step %" PRId64 "); continuing the training task stream at batch %" PRId64 "\n",
-                state.epochs_completed, epochs, step, step);
-  std::fflush(stdout);
-  if (step >= total) {
-    std::printf("nothing to do: all %d epochs are complete (best: %s)\n", epochs,
-                state.best.empty() ? "-" : ckpt->path(state.best.front().file).c_str());
-    return kExitOk;
+  void open_model_and_folder() {
+    if (!resuming_) {
+      model_ = Model::create(s_.model);
+      if (CheckpointDir::has_state(s_.out))
+        throw usage_error(s_.out + ": already holds a training run (state.json); continue it with 'mamlpp train --resume " +
+                          s_.out + "' or choose another --out");
+      ckpt_ = std::make_unique<CheckpointDir>(s_.out, s_.keep_best);
+      state_.config = canonical_;
+      state_.train_seed = s_.train_seed;
+    } else {
+      ckpt_->set_keep_best(s_.keep_best);
+      ckpt_->lock_and_clean(s_.metrics);
+      state_ = ckpt_->load_state();  // again, now that the folder is ours
+      model_ = ckpt_->load_resume_model(state_, s_.model);
+      if (!model_) model_ = Model::create(s_.model);
+      if (s_.train_seed != state_.train_seed)
+        throw model_error(ckpt_->state_path() + ": train_seed disagrees with the saved data stream");
+      if (!s_.metrics.empty()) write_metrics(s_.metrics, state_.history);  // heal a crash after the commit
+    }
+    state_.sessions += 1;
   }
 
-  DataSource data(s);
-  std::fprintf(stderr, "loading %s ...\n", data.description().c_str());
-  std::optional<data::EpisodeSampler> train_sampler;
-  train_sampler.emplace(data.sampler(SplitName::Train, s.batch_size, s.train_seed, data.augment_training()));
-  std::optional<data::EpisodeSampler> val_sampler;
-  if (s.val_tasks > 0) val_sampler.emplace(data.sampler(SplitName::Val, s.eval_batch(), s.val_seed, false));
-  std::printf("data:   %s; train %d classes%s%s, loaded in %.1f s\n", data.description().c_str(),
-              train_sampler->split().size(), data.augment_training() ? " (rotation augmentation)" : "",
-              val_sampler ? (", val " + std::to_string(val_sampler->split().size()) + " classes, " +
-                             std::to_string(s.val_tasks) + " fixed val tasks").c_str()
-                          : ", no validation",
-              data.load_seconds());
-  std::fflush(stdout);
-  if (!resuming) {
-    // Only now that the data is known to be usable: the folder, its lock and a first state.json,
-    // so --resume works even before the first epoch ends.
-    ckpt->create_new();
-    ckpt->lock_and_clean(s.metrics);
-    write_json_file(ckpt->state_path(), to_json(state));
+  // What will run; false when every epoch is already done.
+  bool print_plan() {
+    const maml_config mc = model_.config();
+    iters_ = mc.iters_per_epoch;
+    epochs_ = mc.epochs;
+    total_ = iters_ * epochs_;
+    step_ = model_.step();
+    if (step_ % iters_ != 0)
+      throw model_error("the model is at step " + std::to_string(step_) + ", not at the end of an epoch of " +
+                        std::to_string(iters_) + " steps; cannot continue the data stream exactly");
+    std::printf("mamlpp train: %s\n", describe_model(mc, s_).c_str());
+    std::printf("model:  %s parameters on %s; %d epochs x %" PRId64 " steps; output %s\n",
+                std::to_string(model_.num_parameters()).c_str(), model_.device_name().c_str(), epochs_, iters_,
+                ckpt_->dir().c_str());
+    if (resuming_)
+      std::printf("resume: epoch %d of %d completed (step %" PRId64 "); continuing the training task stream at batch %" PRId64 "\n",
+                  state_.epochs_completed, epochs_, step_, step_);
+    std::fflush(stdout);
+    if (step_ < total_) return true;
+    std::printf("nothing to do: all %d epochs are complete (best: %s)\n", epochs_,
+                state_.best.empty() ? "-" : ckpt_->path(state_.best.front().file).c_str());
+    return false;
   }
 
-  data::PrefetchOptions po;
-  po.workers = s.workers;
-  po.capacity = s.prefetch;
-  po.first_batch = step;
-  po.num_batches = total - step;
-  data::Prefetcher prefetch(*train_sampler, po);
-  Progress progress(step, total, static_cast<int32_t>(iters), epochs, s.log_every, !o.no_progress);
+  // The data and its samplers; for a new run, then the folder, its lock and a first state.json,
+  // so --resume works even before the first epoch ends.
+  void load_data() {
+    data_ = std::make_unique<DataSource>(s_);
+    std::fprintf(stderr, "loading %s ...\n", data_->description().c_str());
+    train_sampler_.emplace(data_->sampler(SplitName::Train, s_.batch_size, s_.train_seed, data_->augment_training()));
+    if (s_.val_tasks > 0) val_sampler_.emplace(data_->sampler(SplitName::Val, s_.eval_batch(), s_.val_seed, false));
+    std::printf("data:   %s; train %d classes%s%s, loaded in %.1f s\n", data_->description().c_str(),
+                train_sampler_->split().size(), data_->augment_training() ? " (rotation augmentation)" : "",
+                val_sampler_ ? (", val " + std::to_string(val_sampler_->split().size()) + " classes, " +
+                                std::to_string(s_.val_tasks) + " fixed val tasks").c_str()
+                             : ", no validation",
+                data_->load_seconds());
+    std::fflush(stdout);
+    if (!resuming_) {
+      ckpt_->create_new();
+      ckpt_->lock_and_clean(s_.metrics);
+      write_json_file(ckpt_->state_path(), to_json(state_));
+    }
+  }
 
-  auto last_good = [&]() -> std::string {
-    if (state.epochs_completed == 0) return std::string("No epoch had completed, so no checkpoint was written");
-    return "The last good checkpoint, " + ckpt->latest_path() + " (epoch " + std::to_string(state.epochs_completed) +
+  std::string last_good() const {
+    if (state_.epochs_completed == 0) return std::string("No epoch had completed, so no checkpoint was written");
+    return "The last good checkpoint, " + ckpt_->latest_path() + " (epoch " + std::to_string(state_.epochs_completed) +
            "), is intact";
-  };
-  auto on_numerical = [&]() {
+  }
+  std::string on_numerical() const {
     return last_good() + ". Start a new run with a lower meta_lr or inner_lr, or with grad_clip set "
                          "(e.g. --set grad_clip=10).";
-  };
-  auto on_interrupt = [&](int64_t at) {
+  }
+  std::string on_interrupt(int64_t at) const {
     return "interrupted at step " + std::to_string(at) + ". " + last_good() +
-           ". Continue with: mamlpp train --resume " + ckpt->dir();
-  };
+           ". Continue with: mamlpp train --resume " + ckpt_->dir();
+  }
 
-  double session_wait_start = 0;
-  for (int32_t epoch = static_cast<int32_t>(step / iters) + 1; epoch <= epochs; ++epoch) {
+  void run_epochs() {
+    data::PrefetchOptions po;
+    po.workers = s_.workers;
+    po.capacity = s_.prefetch;
+    po.first_batch = step_;
+    po.num_batches = total_ - step_;
+    prefetch_ = std::make_unique<data::Prefetcher>(*train_sampler_, po);
+    Progress progress(step_, total_, static_cast<int32_t>(iters_), epochs_, s_.log_every, !o_.no_progress);
+    for (int32_t epoch = static_cast<int32_t>(step_ / iters_) + 1; epoch <= epochs_; ++epoch) run_epoch(epoch, progress);
+    progress.clear();
+  }
+
+  // One epoch: its steps, validation (stoppable between tasks), the commit, the metrics file.
+  void run_epoch(int32_t epoch, Progress& progress) {
     const auto t0 = std::chrono::steady_clock::now();
-    const double wait0 = prefetch.wait_stats().total_seconds;
-    const StepTotals st = train_steps(model, prefetch, epoch * iters, &progress, on_numerical, on_interrupt);
-    step = model.step();
+    const double wait0 = prefetch_->wait_stats().total_seconds;
+    const StepTotals st = train_steps(model_, *prefetch_, epoch * iters_, &progress, [this] { return on_numerical(); },
+                                      [this](int64_t at) { return on_interrupt(at); });
+    step_ = model_.step();
     ValScore val;
-    if (val_sampler) {
-      if (stop_requested()) throw CliError(kExitInterrupted, on_interrupt(step));
-      val = validate(model, *val_sampler, s.val_tasks, s.eval_batch());
+    if (val_sampler_) {
+      // Between validation tasks too: a stop request must not wait for val_tasks tasks.
+      val = validate(model_, *val_sampler_, s_.val_tasks, s_.eval_batch(), [&] {
+        if (stop_requested()) throw CliError(kExitInterrupted, on_interrupt(step_));
+      });
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double wait = prefetch.wait_stats().total_seconds - wait0;
+    const double wait = prefetch_->wait_stats().total_seconds - wait0;
     json row = {{"epoch", epoch},
-                {"step", step},
+                {"step", step_},
                 {"train_loss", st.mean_loss()},
                 {"train_acc", st.mean_acc()},
-                {"val_loss", val_sampler ? json(val.loss) : json()},
-                {"val_acc", val_sampler ? json(val.accuracy) : json()},
+                {"val_loss", val_sampler_ ? json(val.loss) : json()},
+                {"val_acc", val_sampler_ ? json(val.accuracy) : json()},
                 {"meta_lr", st.last_meta_lr},
                 {"second_order", st.last_second_order},
                 {"seconds", seconds},
                 {"wait_seconds", wait}};
-    state.history.push_back(row);
-    state.train_seconds += seconds;
-    state.wait_seconds += wait;
-    state.score_name = val_sampler ? "val_acc" : "train_acc";
-    const double score = val_sampler ? val.accuracy : st.mean_acc();
-    ckpt->commit_epoch(model, state, epoch, score, val.loss);
-    if (!s.metrics.empty()) write_metrics(s.metrics, state.history);
+    state_.history.push_back(row);
+    state_.train_seconds += seconds;
+    state_.wait_seconds += wait;
+    state_.score_name = val_sampler_ ? "val_acc" : "train_acc";
+    const double score = val_sampler_ ? val.accuracy : st.mean_acc();
+    ckpt_->commit_epoch(model_, state_, epoch, score, val.loss);
+    if (!s_.metrics.empty()) write_metrics(s_.metrics, state_.history);
     progress.clear();
-    const bool best = !state.best.empty() && state.best.front().epoch == epoch;
-    std::printf("epoch %d/%d  step %" PRId64 "  train loss %.4f acc %s", epoch, epochs, step, st.mean_loss(),
+    const bool best = !state_.best.empty() && state_.best.front().epoch == epoch;
+    std::printf("epoch %d/%d  step %" PRId64 "  train loss %.4f acc %s", epoch, epochs_, step_, st.mean_loss(),
                 percent(st.mean_acc()).c_str());
-    if (val_sampler) std::printf("  val loss %.4f acc %s%s", val.loss, percent(val.accuracy).c_str(), best ? " (best)" : "");
+    if (val_sampler_) std::printf("  val loss %.4f acc %s%s", val.loss, percent(val.accuracy).c_str(), best ? " (best)" : "");
     std::printf("  %.1f s (data wait %.2f s)  -> %s\n", seconds, wait, CheckpointDir::epoch_file(epoch).c_str());
     std::fflush(stdout);
   }
-  (void)session_wait_start;
-  const data::WaitStats ws = prefetch.wait_stats();
-  progress.clear();
-  std::printf("done: %d epochs, %" PRId64 " steps; %.1f s training in total\n", epochs, step, state.train_seconds);
-  std::printf("data wait: %.3f s in this session over %" PRId64 " steps (mean %.2f ms, max %.1f ms per step); %.3f s over the run\n",
-              ws.total_seconds, ws.calls, 1000.0 * ws.mean_seconds(), 1000.0 * ws.max_seconds, state.wait_seconds);
-  if (!state.best.empty()) {
-    std::printf("best (%s):", state.score_name.c_str());
-    for (const BestEntry& b : state.best) std::printf("  %s %s", b.file.c_str(), percent(b.score).c_str());
-    std::printf("\nmodel:  %s  (eval with: mamlpp eval --checkpoints %s)\n", ckpt->latest_path().c_str(), ckpt->dir().c_str());
+
+  void print_summary() const {
+    const data::WaitStats ws = prefetch_->wait_stats();
+    std::printf("done: %d epochs, %" PRId64 " steps; %.1f s training in total\n", epochs_, step_, state_.train_seconds);
+    std::printf("data wait: %.3f s in this session over %" PRId64 " steps (mean %.2f ms, max %.1f ms per step); %.3f s over the run\n",
+                ws.total_seconds, ws.calls, 1000.0 * ws.mean_seconds(), 1000.0 * ws.max_seconds, state_.wait_seconds);
+    if (state_.best.empty()) return;
+    std::printf("best (%s):", state_.score_name.c_str());
+    for (const BestEntry& b : state_.best) std::printf("  %s %s", b.file.c_str(), percent(b.score).c_str());
+    std::printf("\nmodel:  %s  (eval with: mamlpp eval --checkpoints %s)\n", ckpt_->latest_path().c_str(),
+                ckpt_->dir().c_str());
   }
-  return kExitOk;
-}
+
+  const TrainOptions& o_;
+  const bool resuming_;
+  std::unique_ptr<CheckpointDir> ckpt_;
+  RunState state_;
+  json canonical_;
+  Settings s_;
+  Model model_;
+  int64_t iters_ = 0, total_ = 0, step_ = 0;
+  int32_t epochs_ = 0;
+  std::unique_ptr<DataSource> data_;
+  std::optional<data::EpisodeSampler> train_sampler_, val_sampler_;
+  std::unique_ptr<data::Prefetcher> prefetch_;
+};
+
+int run_train(const TrainOptions& o) { return TrainRun(o).run(); }
 
 }  // namespace
 

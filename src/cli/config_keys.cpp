@@ -7,10 +7,14 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "cli/config_table.hpp"
 #include "cli/errors.hpp"
+#include "cli/settings.hpp"
+#include "common/error.hpp"
+#include "io/strict_json.hpp"
 
 namespace mamlpp::cli {
 namespace {
@@ -353,11 +357,11 @@ KeyKind kind_of_any_key(const std::string& name) {
   return KeyKind::String;
 }
 
+
 json default_settings() {
   maml_config c;
   maml_config_init(&c);
   json s = config_to_canonical(c);
-
   s["dataset"] = "synthetic";
   s["data_dir"] = "";
   s["archives"] = json::array();
@@ -510,12 +514,30 @@ std::string keys_table_text() {
   return o.str();
 }
 
-json parse_cli_value(const std::string& text, KeyKind kind) {
+namespace {
+
+// `text` as JSON when it is valid JSON, else nothing; through src/io's strict reader, so a value
+// nested deeper than a config can be is an error (it used to crash the CLI), not a string.
+std::optional<json> json_value(const std::string& text, const std::string& key) {
+  io::JsonLimits limits;
+  limits.max_depth = kMaxJsonDepth;
+  try {
+    return io::parse_json_strict(text.data(), text.data() + text.size(), limits, "value");
+  } catch (const Error& e) {
+    if (std::string(e.what()).find("nested deeper") != std::string::npos)
+      throw usage_error("command line: the value of key '" + key + "' is nested deeper than " +
+                        std::to_string(kMaxJsonDepth) + " levels");
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+json parse_cli_value(const std::string& text, KeyKind kind, const std::string& key) {
   if (kind == KeyKind::String) return text;
-  json v = json::parse(text, nullptr, false);
-  if (!v.is_discarded()) {
-    if (kind == KeyKind::StringList && !v.is_array() && !v.is_string()) return json::array({text});
-    return v;
+  if (const std::optional<json> v = json_value(text, key)) {
+    if (kind == KeyKind::StringList && !v->is_array() && !v->is_string()) return json::array({text});
+    return *v;
   }
   if (kind == KeyKind::FloatList || kind == KeyKind::StringList) {
     json arr = json::array();
@@ -525,8 +547,8 @@ json parse_cli_value(const std::string& text, KeyKind kind) {
       if (kind == KeyKind::StringList) {
         arr.push_back(part);
       } else {
-        json n = json::parse(part, nullptr, false);
-        arr.push_back(n.is_discarded() ? json(part) : n);
+        const std::optional<json> n = json_value(part, key);
+        arr.push_back(n ? *n : json(part));
       }
     }
     return arr;

@@ -12,6 +12,8 @@
 // of the original one.
 #pragma once
 
+#include <mamlpp/mamlpp.h>
+
 #include <functional>
 #include <utility>
 #include <string>
@@ -77,8 +79,9 @@ std::string closest_key(const std::string& unknown);
 std::string keys_table_text();
 
 // Parses a command-line value: JSON when it is valid JSON (5, 0.1, true, [1,2], "x"), otherwise
-// the plain string; for list kinds a comma-separated string becomes an array.
-nlohmann::json parse_cli_value(const std::string& text, KeyKind kind);
+// the plain string; for list kinds a comma-separated string becomes an array. A value nested
+// deeper than kMaxJsonDepth is an error (kExitUsage) naming `key`.
+nlohmann::json parse_cli_value(const std::string& text, KeyKind kind, const std::string& key);
 
 // The kind of whatever key `name` is (alias: its first target's kind), String when unknown.
 KeyKind kind_of_any_key(const std::string& name);

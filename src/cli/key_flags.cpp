@@ -49,7 +49,7 @@ void add_key_flag(CLI::App* app, KeyFlags& flags, const std::string& key, const 
   }
   help += " [key " + key + "]";
   app->add_option_function<std::string>(
-         name, [&flags, key](const std::string& v) { flags.values[key] = parse_cli_value(v, kind_of_any_key(key)); },
+         name, [&flags, key](const std::string& v) { flags.values[key] = parse_cli_value(v, kind_of_any_key(key), key); },
          help)
       ->type_name(type_name_of(def, key));
 }
@@ -77,7 +77,7 @@ json flag_values(const KeyFlags& flags) {
     if (eq == std::string::npos || eq == 0)
       throw usage_error("--set " + s + ": expected KEY=VALUE, e.g. --set inner_lr=0.05");
     const std::string key = s.substr(0, eq);
-    const json value = parse_cli_value(s.substr(eq + 1), kind_of_any_key(key));
+    const json value = parse_cli_value(s.substr(eq + 1), kind_of_any_key(key), key);
     if (v.contains(key) && v[key] != value)
       throw usage_error("command line: key '" + key + "' is given twice with different values");
     v[key] = value;

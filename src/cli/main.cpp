@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <mamlpp/mamlpp.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -53,6 +55,14 @@ int main(int argc, char** argv) {
       return e.code();
     } catch (const std::bad_alloc&) {
       std::fprintf(stderr, "%s: error: out of host memory\n", name.c_str());
+      return kExitRuntime;
+    } catch (const nlohmann::json::exception& e) {
+      // Every JSON input is checked where it is read; should one slip through, say so plainly
+      // (without nlohmann's exception id) rather than crash.
+      std::string what = e.what();
+      const size_t id_end = what.find("] ");
+      if (what.rfind("[json.exception", 0) == 0 && id_end != std::string::npos) what = what.substr(id_end + 2);
+      std::fprintf(stderr, "%s: error: unexpected JSON value: %s\n", name.c_str(), what.c_str());
       return kExitRuntime;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());

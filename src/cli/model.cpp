@@ -17,19 +17,36 @@ Model Model::create(const maml_config& cfg) {
   return model;
 }
 
+namespace {
+
+// A failed maml_load or maml_load_buffer of the file at `path`: kExitModel for the file's fault.
+[[noreturn]] void load_failed(maml_status s, const std::string& path) {
+  std::string msg = maml_last_error();
+  if (msg.find(path) == std::string::npos) msg = path + ": " + msg;
+  if (s == MAML_E_IO || s == MAML_E_FORMAT || s == MAML_E_INVALID_ARGUMENT)
+    throw model_error(msg + (s == MAML_E_FORMAT
+                                 ? " (not a valid libmamlpp model file; use a .maml file "
+                                   "written by 'mamlpp train' or maml_save)"
+                                 : ""));
+  throw CliError(exit_code_for(s), msg);
+}
+
+}  // namespace
+
 Model Model::load(const std::string& path, int32_t device_type, int32_t device_index) {
   maml_model* m = nullptr;
   const maml_status s = maml_load(path.c_str(), device_type, device_index, &m);
-  if (s != MAML_OK) {
-    std::string msg = maml_last_error();
-    if (msg.find(path) == std::string::npos) msg = path + ": " + msg;
-    if (s == MAML_E_IO || s == MAML_E_FORMAT || s == MAML_E_INVALID_ARGUMENT)
-      throw model_error(msg + (s == MAML_E_FORMAT
-                                   ? " (not a valid libmamlpp model file; use a .maml file "
-                                     "written by 'mamlpp train' or maml_save)"
-                                   : ""));
-    throw CliError(exit_code_for(s), msg);
-  }
+  if (s != MAML_OK) load_failed(s, path);
+  Model model;
+  model.handle_.reset(m);
+  return model;
+}
+
+Model Model::load_buffer(const std::vector<uint8_t>& bytes, const std::string& path, int32_t device_type,
+                         int32_t device_index) {
+  maml_model* m = nullptr;
+  const maml_status s = maml_load_buffer(bytes.data(), bytes.size(), device_type, device_index, &m);
+  if (s != MAML_OK) load_failed(s, path);
   Model model;
   model.handle_.reset(m);
   return model;

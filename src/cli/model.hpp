@@ -25,6 +25,9 @@ class Model {
   Model() = default;
   static Model create(const maml_config& cfg);
   static Model load(const std::string& path, int32_t device_type, int32_t device_index = 0);
+  // The same from a file's bytes already read (maml_load_buffer); `path` names it in errors.
+  static Model load_buffer(const std::vector<uint8_t>& bytes, const std::string& path, int32_t device_type,
+                           int32_t device_index = 0);
 
   maml_model* get() const { return handle_.get(); }
   explicit operator bool() const { return handle_ != nullptr; }

@@ -1,11 +1,12 @@
 #include "cli/settings.hpp"
 
-#include <fstream>
-#include <sstream>
+#include <algorithm>
 
 #include "cli/config_table.hpp"
 #include "cli/errors.hpp"
+#include "common/error.hpp"
 #include "io/file.hpp"
+#include "io/strict_json.hpp"
 
 namespace mamlpp::cli {
 
@@ -50,45 +51,24 @@ Settings decode_settings(const json& c) {
 }
 
 json read_json_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw usage_error(path + ": cannot open the " + what + " (check the path)");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw usage_error(path + ": cannot read the " + what);
-  const std::string text = buffer.str();
-
-  // Duplicate keys would silently keep the last value; refuse them, naming the key.
-  std::vector<std::vector<std::string>> seen;
-  std::string duplicate;
-  json::parser_callback_t cb = [&](int, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start: seen.emplace_back(); break;
-      case json::parse_event_t::object_end:
-        if (!seen.empty()) seen.pop_back();
-        break;
-      case json::parse_event_t::key: {
-        const std::string k = parsed.get<std::string>();
-        if (!seen.empty()) {
-          for (const std::string& s : seen.back())
-            if (s == k && duplicate.empty()) duplicate = k;
-          seen.back().push_back(k);
-        }
-        break;
-      }
-      default: break;
-    }
-    return true;
-  };
+  // Regular files only (a FIFO would block, /dev/zero never end), through the project's one
+  // strict JSON reader: no duplicate keys, a depth limit (deep nesting used to crash the CLI).
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = io::read_whole_file(path, kMaxJsonFileSize);
+  } catch (const Error& e) {
+    throw usage_error(std::string(e.what()) + " (the " + what + ")");
+  }
+  const char* text = reinterpret_cast<const char*>(bytes.data());
+  io::JsonLimits limits;
+  limits.max_depth = kMaxJsonDepth;
+  limits.allow_byte_order_mark = true;  // some editors write one
   json value;
   try {
-    value = json::parse(text, cb);
-  } catch (const json::parse_error& e) {
-    std::string m = e.what();
-    const size_t p = m.find("] ");
-    if (p != std::string::npos && m.rfind("[json.exception", 0) == 0) m = m.substr(p + 2);
-    throw usage_error(path + ": not valid JSON: " + m);
+    value = io::parse_json_strict(text, text + bytes.size(), limits, path);
+  } catch (const Error& e) {
+    throw usage_error(e.what());
   }
-  if (!duplicate.empty()) throw usage_error(path + ": key '" + duplicate + "' appears twice; keep one");
   if (!value.is_object()) throw usage_error(path + ": the " + what + " must be one JSON object {...}");
   return value;
 }
@@ -104,18 +84,41 @@ void check_settings(const Settings& s, const std::string& where) {
   auto need = [&](bool ok, const std::string& what) {
     if (!ok) throw usage_error(where + ": " + what);
   };
-  need(s.k_shot >= 1, "k_shot must be >= 1");
-  need(s.q_query >= 1, "q_query must be >= 1");
-  need(s.batch_size >= 1, "batch_size must be >= 1");
-  need(s.val_tasks >= 0, "val_tasks must be >= 0");
-  need(s.test_tasks >= 1, "test_tasks must be >= 1");
-  need(s.eval_batch_size >= 0, "eval_batch_size must be >= 0");
-  need(s.keep_best >= 1, "keep_best must be >= 1");
-  need(s.log_every >= 0, "log_every must be >= 0");
-  need(s.workers >= 1 && s.workers <= 64, "workers must be in [1, 64]");
-  need(s.prefetch >= 1 && s.prefetch <= 256, "prefetch must be in [1, 256]");
-  need(s.synthetic_classes >= 3, "synthetic_classes must be >= 3");
-  need(s.synthetic_images >= 2, "synthetic_images must be >= 2");
+  // Every count has an upper limit far above any real run, so that a typo (val_tasks = 1e9) is
+  // an error naming the key instead of hours of work or an allocation no machine makes.
+  auto count = [&](const char* key, int64_t v, int64_t lo, int64_t hi) {
+    need(v >= lo && v <= hi, std::string(key) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                 "], got " + std::to_string(v));
+  };
+  count("k_shot", s.k_shot, 1, kMaxShots);
+  count("q_query", s.q_query, 1, kMaxShots);
+  count("batch_size", s.batch_size, 1, kMaxBatch);
+  count("val_tasks", s.val_tasks, 0, kMaxValTasks);
+  count("test_tasks", s.test_tasks, 1, kMaxTestTasks);
+  count("eval_batch_size", s.eval_batch_size, 0, kMaxBatch);
+  count("keep_best", s.keep_best, 1, kMaxKeepBest);
+  count("log_every", s.log_every, 0, int64_t{1} << 30);
+  count("workers", s.workers, 1, 64);
+  count("prefetch", s.prefetch, 1, 256);
+  count("synthetic_classes", s.synthetic_classes, 3, kMaxSyntheticClasses);
+  count("synthetic_images", s.synthetic_images, 2, kMaxSyntheticImages);
+  // Products: the images of the meta-batches in flight, and of the synthetic data set.
+  const double image_bytes = 4.0 * s.model.image_channels * s.model.image_height * s.model.image_width;
+  const double gib = static_cast<double>(int64_t{1} << 30);
+  const double batch_images = static_cast<double>(std::max(s.batch_size, s.eval_batch())) * s.model.n_way *
+                              (static_cast<double>(s.k_shot) + s.q_query);
+  const double in_flight = batch_images * image_bytes * (s.prefetch + s.workers + 1);
+  need(in_flight <= kMaxDataBytes,
+       "the meta-batches in flight would hold " + std::to_string(in_flight / gib).substr(0, 6) +
+           " GiB of images (batch_size x n_way x (k_shot + q_query) images, prefetch + workers + 1 batches), more than " +
+           std::to_string(kMaxDataBytes / (int64_t{1} << 30)) + " GiB; lower batch_size, k_shot or q_query");
+  if (s.dataset == "synthetic") {
+    const double bytes = static_cast<double>(s.synthetic_classes) * s.synthetic_images * image_bytes;
+    need(bytes <= kMaxDataBytes, "the synthetic data set would hold " + std::to_string(bytes / gib).substr(0, 6) +
+                                     " GiB of images, more than " +
+                                     std::to_string(kMaxDataBytes / (int64_t{1} << 30)) +
+                                     " GiB; lower synthetic_classes or synthetic_images");
+  }
   need(s.split_fractions.size() >= 2 && s.split_fractions.size() <= 3,
        "split_fractions needs 2 values (train, val) or 3 (train, val, test)");
   need(s.split_fractions[0] > 0 && s.split_fractions[1] >= 0 &&

@@ -42,15 +42,31 @@ struct Settings {
 // Decodes a canonical object (every key present, values already checked by apply_keys).
 Settings decode_settings(const nlohmann::json& canonical);
 
-// Reads a JSON file: one object, no duplicate keys. Errors (kExitUsage) name the file and, for
-// syntax errors, the line and column.
+// JSON files the CLI reads (configs, state.json) are at most this large and this deep.
+constexpr uint64_t kMaxJsonFileSize = uint64_t{256} << 20;
+constexpr int kMaxJsonDepth = 32;
+
+// Reads a JSON file through src/io's strict reader: a regular file (a FIFO, device or folder is
+// refused without blocking), one object, no duplicate keys, nested at most kMaxJsonDepth deep.
+// Errors (kExitUsage) name the file and, for syntax errors, the line and column.
 nlohmann::json read_json_file(const std::string& path, const std::string& what = "config file");
 
 // Writes `value` to `path` atomically (temporary file, fsync, rename) with src/io.
 void write_json_file(const std::string& path, const nlohmann::json& value);
 
-// Checks the combinations apply_keys cannot see (per key): sizes >= 1, fractions, list lengths.
-// Throws CliError(kExitUsage) naming the key.
+// Upper limits of the counts (docs/CLI.md): far above any real run, so that a typo is an error.
+constexpr int64_t kMaxShots = 10000;            // k_shot, q_query
+constexpr int64_t kMaxBatch = 10000;            // batch_size, eval_batch_size
+constexpr int64_t kMaxValTasks = 100000;        // validation tasks after every epoch
+constexpr int64_t kMaxTestTasks = 1000000;      // test tasks of one 'mamlpp eval'
+constexpr int64_t kMaxKeepBest = 10000;
+constexpr int64_t kMaxSyntheticClasses = 1000000;
+constexpr int64_t kMaxSyntheticImages = 100000;  // per class
+constexpr int64_t kMaxDataBytes = int64_t{16} << 30;  // images in flight, or of a synthetic set
+
+// Checks the combinations apply_keys cannot see (per key): every count in range (the limits
+// above), fractions, list lengths, and the memory the images of the meta-batches in flight and of
+// a synthetic data set would take. Throws CliError(kExitUsage) naming the key.
 void check_settings(const Settings& s, const std::string& where);
 
 }  // namespace mamlpp::cli

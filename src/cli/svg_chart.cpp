@@ -101,173 +101,240 @@ std::string xml_escape(const std::string& s) {
   return o;
 }
 
-std::string lslr_svg(const LslrChart& c) {
-  const size_t rows = c.names.size();
-  const int32_t S = std::max<int32_t>(1, c.steps);
-  auto at = [&](size_t r, int32_t s) { return static_cast<double>(c.rates[r * static_cast<size_t>(S) + static_cast<size_t>(s)]); };
+namespace {
 
-  double lo = c.initial, hi = c.initial;
-  for (float v : c.rates) {
-    lo = std::min(lo, static_cast<double>(v));
-    hi = std::max(hi, static_cast<double>(v));
+// The SVG in four parts (title, line chart with its legend, heatmap, colour bar), each written by
+// one member from the chart, the value range and the page geometry worked out once.
+class LslrSvg {
+ public:
+  explicit LslrSvg(const LslrChart& c) : c_(c), rows_(c.names.size()), steps_(std::max<int32_t>(1, c.steps)) {
+    find_range();
+    find_groups();
+    lay_out();
   }
-  const bool negative = lo < 0;
 
-  // Group colours: stages first, then the head.
-  size_t max_group = 0;
-  for (const auto& n : c.names)
-    if (n.find("stage") != std::string::npos) max_group = std::max(max_group, group_of(n, 0));
-  const size_t head_group = max_group + 1;
-
-  const double W = 960;
-  const double chart_x0 = 90, chart_x1 = 660, chart_y0 = 90, chart_y1 = 390;
-  const double legend_x = 690;
-  const double heat_y0 = 515, label_w = 200, heat_x0 = 40 + label_w;
-  const double cell_w = std::min(90.0, (W - heat_x0 - 40) / S), cell_h = 24;
-  const double heat_y1 = heat_y0 + cell_h * static_cast<double>(rows);
-  const double H = heat_y1 + 110;
-
-  std::ostringstream o;
-  o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << num(W) << "\" height=\"" << num(H)
-    << "\" viewBox=\"0 0 " << num(W) << " " << num(H) << "\" font-family=\"Helvetica, Arial, sans-serif\">\n";
-  o << "<rect x=\"0\" y=\"0\" width=\"" << num(W) << "\" height=\"" << num(H) << "\" fill=\"white\"/>\n";
-  o << "<text x=\"" << num(W / 2) << "\" y=\"32\" font-size=\"20\" text-anchor=\"middle\" font-weight=\"bold\">"
-    << xml_escape(c.title) << "</text>\n";
-  o << "<text x=\"" << num(W / 2) << "\" y=\"56\" font-size=\"13\" text-anchor=\"middle\" fill=\"#555\">"
-    << xml_escape(c.subtitle) << "</text>\n";
-
-  // ---- line chart ----
-  double y_lo = lo, y_hi = hi;
-  if (y_hi - y_lo < 1e-9) {
-    y_lo -= std::max(1e-3, std::fabs(y_lo) * 0.1);
-    y_hi += std::max(1e-3, std::fabs(y_hi) * 0.1);
+  std::string write() {
+    write_title();
+    write_line_chart();
+    write_heatmap();
+    o_ << "</svg>\n";
+    return o_.str();
   }
-  const double step = nice_step(y_lo, y_hi, 6);
-  y_lo = std::floor(y_lo / step) * step;
-  y_hi = std::ceil(y_hi / step) * step;
-  auto X = [&](double s) {
-    return S == 1 ? (chart_x0 + chart_x1) / 2 : chart_x0 + 20 + (chart_x1 - chart_x0 - 40) * s / (S - 1);
-  };
-  auto Y = [&](double v) { return chart_y1 - (chart_y1 - chart_y0) * (v - y_lo) / (y_hi - y_lo); };
 
-  o << "<g id=\"line-chart\">\n";
-  o << "<text x=\"" << num(chart_x0) << "\" y=\"" << num(chart_y0 - 14) << "\" font-size=\"14\" font-weight=\"bold\">"
-    << "Inner learning rate per tensor across inner steps</text>\n";
-  for (double v = y_lo; v <= y_hi + step * 0.5; v += step) {
-    const double y = Y(v);
-    o << "<line x1=\"" << num(chart_x0) << "\" y1=\"" << num(y) << "\" x2=\"" << num(chart_x1) << "\" y2=\"" << num(y)
-      << "\" stroke=\"#e5e5e5\"/>\n";
-    o << "<text x=\"" << num(chart_x0 - 8) << "\" y=\"" << num(y + 4) << "\" font-size=\"11\" text-anchor=\"end\">"
-      << value_text(std::fabs(v) < step * 1e-6 ? 0.0 : v) << "</text>\n";
+ private:
+  double at(size_t r, int32_t s) const {
+    return static_cast<double>(c_.rates[r * static_cast<size_t>(steps_) + static_cast<size_t>(s)]);
   }
-  for (int32_t s = 0; s < S; ++s)
-    o << "<text x=\"" << num(X(s)) << "\" y=\"" << num(chart_y1 + 18) << "\" font-size=\"11\" text-anchor=\"middle\">"
-      << s << "</text>\n";
-  o << "<line x1=\"" << num(chart_x0) << "\" y1=\"" << num(chart_y1) << "\" x2=\"" << num(chart_x1) << "\" y2=\""
-    << num(chart_y1) << "\" stroke=\"black\"/>\n";
-  o << "<line x1=\"" << num(chart_x0) << "\" y1=\"" << num(chart_y0) << "\" x2=\"" << num(chart_x0) << "\" y2=\""
-    << num(chart_y1) << "\" stroke=\"black\"/>\n";
-  o << "<text x=\"" << num((chart_x0 + chart_x1) / 2) << "\" y=\"" << num(chart_y1 + 40)
-    << "\" font-size=\"13\" text-anchor=\"middle\">inner step</text>\n";
-  o << "<text x=\"" << num(chart_x0 - 58) << "\" y=\"" << num((chart_y0 + chart_y1) / 2)
-    << "\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 " << num(chart_x0 - 58) << " "
-    << num((chart_y0 + chart_y1) / 2) << ")\">learning rate</text>\n";
-  if (negative && y_lo < 0 && y_hi > 0)
-    o << "<line x1=\"" << num(chart_x0) << "\" y1=\"" << num(Y(0)) << "\" x2=\"" << num(chart_x1) << "\" y2=\""
-      << num(Y(0)) << "\" stroke=\"#444\" stroke-width=\"1\"/>\n";
-  o << "<line x1=\"" << num(chart_x0) << "\" y1=\"" << num(Y(c.initial)) << "\" x2=\"" << num(chart_x1)
-    << "\" y2=\"" << num(Y(c.initial)) << "\" stroke=\"#888\" stroke-dasharray=\"2 3\"/>\n";
-  o << "<text x=\"" << num(chart_x1 - 4) << "\" y=\"" << num(Y(c.initial) - 5)
-    << "\" font-size=\"11\" text-anchor=\"end\" fill=\"#555\" stroke=\"white\" stroke-width=\"3\" "
-       "paint-order=\"stroke\">initial inner_lr = " << value_text(c.initial)
-    << "</text>\n";
+  bool is_bias(const std::string& name) const {
+    return name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
+  }
+  // Colour group: stages first, then the head.
+  size_t group(const std::string& name) const {
+    return name.find("stage") != std::string::npos ? group_of(name, 0) : head_group_;
+  }
 
-  for (size_t r = 0; r < rows; ++r) {
-    const std::string& name = c.names[r];
-    const size_t g = name.find("stage") != std::string::npos ? group_of(name, 0) : head_group;
-    const char* colour = kPalette[g % 10];
-    const bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
-    o << "<g class=\"series\" data-name=\"" << xml_escape(name) << "\">\n";
-    if (S > 1) {
-      o << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\""
-        << (bias ? " stroke-dasharray=\"6 4\"" : "") << " points=\"";
-      for (int32_t s = 0; s < S; ++s) o << (s ? " " : "") << num(X(s)) << "," << num(Y(at(r, s)));
-      o << "\"/>\n";
+  void find_range() {
+    lo_ = hi_ = c_.initial;
+    for (float v : c_.rates) {
+      lo_ = std::min(lo_, static_cast<double>(v));
+      hi_ = std::max(hi_, static_cast<double>(v));
     }
-    for (int32_t s = 0; s < S; ++s)
-      o << "<circle cx=\"" << num(X(s)) << "\" cy=\"" << num(Y(at(r, s))) << "\" r=\"3\" fill=\""
-        << (bias ? "white" : colour) << "\" stroke=\"" << colour << "\" stroke-width=\"1.5\"><title>"
-        << xml_escape(name) << ", step " << s << ": " << value_text(at(r, s)) << "</title></circle>\n";
-    o << "</g>\n";
+    negative_ = lo_ < 0;
   }
-  // legend
-  o << "<text x=\"" << num(legend_x) << "\" y=\"" << num(chart_y0 - 14) << "\" font-size=\"13\" font-weight=\"bold\">"
-    << "adapted tensor</text>\n";
-  const double legend_dy = std::min(20.0, (chart_y1 + 40 - chart_y0) / std::max<size_t>(1, rows));
-  for (size_t r = 0; r < rows; ++r) {
-    const std::string& name = c.names[r];
-    const size_t g = name.find("stage") != std::string::npos ? group_of(name, 0) : head_group;
-    const bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
-    const double y = chart_y0 + legend_dy * static_cast<double>(r) + 6;
-    o << "<line x1=\"" << num(legend_x) << "\" y1=\"" << num(y) << "\" x2=\"" << num(legend_x + 28) << "\" y2=\""
-      << num(y) << "\" stroke=\"" << kPalette[g % 10] << "\" stroke-width=\"2\""
-      << (bias ? " stroke-dasharray=\"6 4\"" : "") << "/>\n";
-    o << "<text x=\"" << num(legend_x + 36) << "\" y=\"" << num(y + 4) << "\" font-size=\"12\">"
-      << xml_escape(short_name(name)) << "</text>\n";
-  }
-  o << "</g>\n";
 
-  // ---- heatmap ----
-  const double abs_max = std::max(std::fabs(lo), std::fabs(hi));
-  auto colour_of = [&](double v) {
-    if (negative) return ramp(kDiverging, abs_max > 0 ? 0.5 + 0.5 * v / abs_max : 0.5);
-    return ramp(kSequential, hi > lo ? (v - lo) / (hi - lo) : 0.5);
-  };
-  o << "<g id=\"heatmap\">\n";
-  o << "<text x=\"40\" y=\"" << num(heat_y0 - 30) << "\" font-size=\"14\" font-weight=\"bold\">"
-    << "The same table as a heatmap (rows: adapted tensors, columns: inner steps)</text>\n";
-  for (int32_t s = 0; s < S; ++s)
-    o << "<text x=\"" << num(heat_x0 + cell_w * (s + 0.5)) << "\" y=\"" << num(heat_y0 - 8)
-      << "\" font-size=\"11\" text-anchor=\"middle\">step " << s << "</text>\n";
-  for (size_t r = 0; r < rows; ++r) {
-    const double y = heat_y0 + cell_h * static_cast<double>(r);
-    o << "<text x=\"" << num(heat_x0 - 8) << "\" y=\"" << num(y + cell_h / 2 + 4)
-      << "\" font-size=\"12\" text-anchor=\"end\">" << xml_escape(short_name(c.names[r])) << "</text>\n";
-    for (int32_t s = 0; s < S; ++s) {
+  void find_groups() {
+    size_t max_group = 0;
+    for (const auto& n : c_.names)
+      if (n.find("stage") != std::string::npos) max_group = std::max(max_group, group_of(n, 0));
+    head_group_ = max_group + 1;
+  }
+
+  void lay_out() {
+    cell_w_ = std::min(90.0, (kWidth - heat_x0_ - 40) / steps_);
+    heat_y1_ = kHeatY0 + kCellH * static_cast<double>(rows_);
+    height_ = heat_y1_ + 110;
+    // The line chart's value axis: the range, widened when flat, rounded out to whole ticks.
+    y_lo_ = lo_;
+    y_hi_ = hi_;
+    if (y_hi_ - y_lo_ < 1e-9) {
+      y_lo_ -= std::max(1e-3, std::fabs(y_lo_) * 0.1);
+      y_hi_ += std::max(1e-3, std::fabs(y_hi_) * 0.1);
+    }
+    tick_ = nice_step(y_lo_, y_hi_, 6);
+    y_lo_ = std::floor(y_lo_ / tick_) * tick_;
+    y_hi_ = std::ceil(y_hi_ / tick_) * tick_;
+  }
+
+  double X(double s) const {
+    return steps_ == 1 ? (kChartX0 + kChartX1) / 2 : kChartX0 + 20 + (kChartX1 - kChartX0 - 40) * s / (steps_ - 1);
+  }
+  double Y(double v) const { return kChartY1 - (kChartY1 - kChartY0) * (v - y_lo_) / (y_hi_ - y_lo_); }
+
+  void write_title() {
+    o_ << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    o_ << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << num(kWidth) << "\" height=\"" << num(height_)
+       << "\" viewBox=\"0 0 " << num(kWidth) << " " << num(height_) << "\" font-family=\"Helvetica, Arial, sans-serif\">\n";
+    o_ << "<rect x=\"0\" y=\"0\" width=\"" << num(kWidth) << "\" height=\"" << num(height_) << "\" fill=\"white\"/>\n";
+    o_ << "<text x=\"" << num(kWidth / 2) << "\" y=\"32\" font-size=\"20\" text-anchor=\"middle\" font-weight=\"bold\">"
+       << xml_escape(c_.title) << "</text>\n";
+    o_ << "<text x=\"" << num(kWidth / 2) << "\" y=\"56\" font-size=\"13\" text-anchor=\"middle\" fill=\"#555\">"
+       << xml_escape(c_.subtitle) << "</text>\n";
+  }
+
+  void write_line_chart() {
+    o_ << "<g id=\"line-chart\">\n";
+    write_axes();
+    for (size_t r = 0; r < rows_; ++r) write_series(r);
+    write_legend();
+    o_ << "</g>\n";
+  }
+
+  // Grid, tick labels, axis lines and titles, the zero line and the initial rate.
+  void write_axes() {
+    o_ << "<text x=\"" << num(kChartX0) << "\" y=\"" << num(kChartY0 - 14) << "\" font-size=\"14\" font-weight=\"bold\">"
+       << "Inner learning rate per tensor across inner steps</text>\n";
+    for (double v = y_lo_; v <= y_hi_ + tick_ * 0.5; v += tick_) {
+      const double y = Y(v);
+      o_ << "<line x1=\"" << num(kChartX0) << "\" y1=\"" << num(y) << "\" x2=\"" << num(kChartX1) << "\" y2=\"" << num(y)
+         << "\" stroke=\"#e5e5e5\"/>\n";
+      o_ << "<text x=\"" << num(kChartX0 - 8) << "\" y=\"" << num(y + 4) << "\" font-size=\"11\" text-anchor=\"end\">"
+         << value_text(std::fabs(v) < tick_ * 1e-6 ? 0.0 : v) << "</text>\n";
+    }
+    for (int32_t s = 0; s < steps_; ++s)
+      o_ << "<text x=\"" << num(X(s)) << "\" y=\"" << num(kChartY1 + 18) << "\" font-size=\"11\" text-anchor=\"middle\">"
+         << s << "</text>\n";
+    o_ << "<line x1=\"" << num(kChartX0) << "\" y1=\"" << num(kChartY1) << "\" x2=\"" << num(kChartX1) << "\" y2=\""
+       << num(kChartY1) << "\" stroke=\"black\"/>\n";
+    o_ << "<line x1=\"" << num(kChartX0) << "\" y1=\"" << num(kChartY0) << "\" x2=\"" << num(kChartX0) << "\" y2=\""
+       << num(kChartY1) << "\" stroke=\"black\"/>\n";
+    o_ << "<text x=\"" << num((kChartX0 + kChartX1) / 2) << "\" y=\"" << num(kChartY1 + 40)
+       << "\" font-size=\"13\" text-anchor=\"middle\">inner step</text>\n";
+    o_ << "<text x=\"" << num(kChartX0 - 58) << "\" y=\"" << num((kChartY0 + kChartY1) / 2)
+       << "\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 " << num(kChartX0 - 58) << " "
+       << num((kChartY0 + kChartY1) / 2) << ")\">learning rate</text>\n";
+    if (negative_ && y_lo_ < 0 && y_hi_ > 0)
+      o_ << "<line x1=\"" << num(kChartX0) << "\" y1=\"" << num(Y(0)) << "\" x2=\"" << num(kChartX1) << "\" y2=\""
+         << num(Y(0)) << "\" stroke=\"#444\" stroke-width=\"1\"/>\n";
+    o_ << "<line x1=\"" << num(kChartX0) << "\" y1=\"" << num(Y(c_.initial)) << "\" x2=\"" << num(kChartX1)
+       << "\" y2=\"" << num(Y(c_.initial)) << "\" stroke=\"#888\" stroke-dasharray=\"2 3\"/>\n";
+    o_ << "<text x=\"" << num(kChartX1 - 4) << "\" y=\"" << num(Y(c_.initial) - 5)
+       << "\" font-size=\"11\" text-anchor=\"end\" fill=\"#555\" stroke=\"white\" stroke-width=\"3\" "
+          "paint-order=\"stroke\">initial inner_lr = " << value_text(c_.initial)
+       << "</text>\n";
+  }
+
+  // One tensor's rates: a line (dashed for biases) and a marker per step.
+  void write_series(size_t r) {
+    const std::string& name = c_.names[r];
+    const char* colour = kPalette[group(name) % 10];
+    const bool bias = is_bias(name);
+    o_ << "<g class=\"series\" data-name=\"" << xml_escape(name) << "\">\n";
+    if (steps_ > 1) {
+      o_ << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\""
+         << (bias ? " stroke-dasharray=\"6 4\"" : "") << " points=\"";
+      for (int32_t s = 0; s < steps_; ++s) o_ << (s ? " " : "") << num(X(s)) << "," << num(Y(at(r, s)));
+      o_ << "\"/>\n";
+    }
+    for (int32_t s = 0; s < steps_; ++s)
+      o_ << "<circle cx=\"" << num(X(s)) << "\" cy=\"" << num(Y(at(r, s))) << "\" r=\"3\" fill=\""
+         << (bias ? "white" : colour) << "\" stroke=\"" << colour << "\" stroke-width=\"1.5\"><title>"
+         << xml_escape(name) << ", step " << s << ": " << value_text(at(r, s)) << "</title></circle>\n";
+    o_ << "</g>\n";
+  }
+
+  void write_legend() {
+    o_ << "<text x=\"" << num(kLegendX) << "\" y=\"" << num(kChartY0 - 14) << "\" font-size=\"13\" font-weight=\"bold\">"
+       << "adapted tensor</text>\n";
+    const double dy = std::min(20.0, (kChartY1 + 40 - kChartY0) / std::max<size_t>(1, rows_));
+    for (size_t r = 0; r < rows_; ++r) {
+      const std::string& name = c_.names[r];
+      const double y = kChartY0 + dy * static_cast<double>(r) + 6;
+      o_ << "<line x1=\"" << num(kLegendX) << "\" y1=\"" << num(y) << "\" x2=\"" << num(kLegendX + 28) << "\" y2=\""
+         << num(y) << "\" stroke=\"" << kPalette[group(name) % 10] << "\" stroke-width=\"2\""
+         << (is_bias(name) ? " stroke-dasharray=\"6 4\"" : "") << "/>\n";
+      o_ << "<text x=\"" << num(kLegendX + 36) << "\" y=\"" << num(y + 4) << "\" font-size=\"12\">"
+         << xml_escape(short_name(name)) << "</text>\n";
+    }
+  }
+
+  // Sequential colours, or diverging ones centred at 0 when some rate is negative.
+  Rgb colour_of(double v) const {
+    const double abs_max = std::max(std::fabs(lo_), std::fabs(hi_));
+    if (negative_) return ramp(kDiverging, abs_max > 0 ? 0.5 + 0.5 * v / abs_max : 0.5);
+    return ramp(kSequential, hi_ > lo_ ? (v - lo_) / (hi_ - lo_) : 0.5);
+  }
+
+  void write_heatmap() {
+    o_ << "<g id=\"heatmap\">\n";
+    o_ << "<text x=\"40\" y=\"" << num(kHeatY0 - 30) << "\" font-size=\"14\" font-weight=\"bold\">"
+       << "The same table as a heatmap (rows: adapted tensors, columns: inner steps)</text>\n";
+    for (int32_t s = 0; s < steps_; ++s)
+      o_ << "<text x=\"" << num(heat_x0_ + cell_w_ * (s + 0.5)) << "\" y=\"" << num(kHeatY0 - 8)
+         << "\" font-size=\"11\" text-anchor=\"middle\">step " << s << "</text>\n";
+    for (size_t r = 0; r < rows_; ++r) write_heatmap_row(r);
+    write_colour_bar();
+    o_ << "</g>\n";
+  }
+
+  void write_heatmap_row(size_t r) {
+    const double y = kHeatY0 + kCellH * static_cast<double>(r);
+    o_ << "<text x=\"" << num(heat_x0_ - 8) << "\" y=\"" << num(y + kCellH / 2 + 4)
+       << "\" font-size=\"12\" text-anchor=\"end\">" << xml_escape(short_name(c_.names[r])) << "</text>\n";
+    for (int32_t s = 0; s < steps_; ++s) {
       const Rgb col = colour_of(at(r, s));
       const double lum = 0.299 * col.r + 0.587 * col.g + 0.114 * col.b;
-      o << "<rect x=\"" << num(heat_x0 + cell_w * s) << "\" y=\"" << num(y) << "\" width=\"" << num(cell_w)
-        << "\" height=\"" << num(cell_h) << "\" fill=\"" << hex(col) << "\" stroke=\"white\"><title>"
-        << xml_escape(c.names[r]) << ", step " << s << ": " << value_text(at(r, s)) << "</title></rect>\n";
-      if (cell_w >= 34)
-        o << "<text x=\"" << num(heat_x0 + cell_w * (s + 0.5)) << "\" y=\"" << num(y + cell_h / 2 + 4)
-          << "\" font-size=\"10\" text-anchor=\"middle\" fill=\"" << (lum < 0.5 ? "white" : "black") << "\">"
-          << value_text(at(r, s)) << "</text>\n";
+      o_ << "<rect x=\"" << num(heat_x0_ + cell_w_ * s) << "\" y=\"" << num(y) << "\" width=\"" << num(cell_w_)
+         << "\" height=\"" << num(kCellH) << "\" fill=\"" << hex(col) << "\" stroke=\"white\"><title>"
+         << xml_escape(c_.names[r]) << ", step " << s << ": " << value_text(at(r, s)) << "</title></rect>\n";
+      if (cell_w_ >= 34)
+        o_ << "<text x=\"" << num(heat_x0_ + cell_w_ * (s + 0.5)) << "\" y=\"" << num(y + kCellH / 2 + 4)
+           << "\" font-size=\"10\" text-anchor=\"middle\" fill=\"" << (lum < 0.5 ? "white" : "black") << "\">"
+           << value_text(at(r, s)) << "</text>\n";
     }
   }
-  // colour bar
-  const double bar_x0 = heat_x0, bar_w = std::max(200.0, cell_w * S), bar_y = heat_y1 + 30;
-  o << "<defs><linearGradient id=\"lslr-scale\" x1=\"0\" x2=\"1\" y1=\"0\" y2=\"0\">\n";
-  const auto& anchors = negative ? kDiverging : kSequential;
-  for (size_t i = 0; i < anchors.size(); ++i)
-    o << "<stop offset=\"" << num(100.0 * static_cast<double>(i) / static_cast<double>(anchors.size() - 1))
-      << "%\" stop-color=\"" << hex(anchors[i]) << "\"/>\n";
-  o << "</linearGradient></defs>\n";
-  o << "<rect x=\"" << num(bar_x0) << "\" y=\"" << num(bar_y) << "\" width=\"" << num(bar_w)
-    << "\" height=\"12\" fill=\"url(#lslr-scale)\" stroke=\"#999\"/>\n";
-  const double scale_lo = negative ? -abs_max : lo, scale_hi = negative ? abs_max : hi;
-  o << "<text x=\"" << num(bar_x0) << "\" y=\"" << num(bar_y + 28) << "\" font-size=\"11\" text-anchor=\"start\">"
-    << value_text(scale_lo) << "</text>\n";
-  o << "<text x=\"" << num(bar_x0 + bar_w / 2) << "\" y=\"" << num(bar_y + 28)
-    << "\" font-size=\"11\" text-anchor=\"middle\">" << value_text((scale_lo + scale_hi) / 2) << "</text>\n";
-  o << "<text x=\"" << num(bar_x0 + bar_w) << "\" y=\"" << num(bar_y + 28) << "\" font-size=\"11\" text-anchor=\"end\">"
-    << value_text(scale_hi) << "</text>\n";
-  o << "<text x=\"" << num(bar_x0 - 8) << "\" y=\"" << num(bar_y + 10) << "\" font-size=\"11\" text-anchor=\"end\">"
-    << "learning rate</text>\n";
-  o << "</g>\n";
-  o << "</svg>\n";
-  return o.str();
-}
+
+  void write_colour_bar() {
+    const double abs_max = std::max(std::fabs(lo_), std::fabs(hi_));
+    const double bar_x0 = heat_x0_, bar_w = std::max(200.0, cell_w_ * steps_), bar_y = heat_y1_ + 30;
+    o_ << "<defs><linearGradient id=\"lslr-scale\" x1=\"0\" x2=\"1\" y1=\"0\" y2=\"0\">\n";
+    const auto& anchors = negative_ ? kDiverging : kSequential;
+    for (size_t i = 0; i < anchors.size(); ++i)
+      o_ << "<stop offset=\"" << num(100.0 * static_cast<double>(i) / static_cast<double>(anchors.size() - 1))
+         << "%\" stop-color=\"" << hex(anchors[i]) << "\"/>\n";
+    o_ << "</linearGradient></defs>\n";
+    o_ << "<rect x=\"" << num(bar_x0) << "\" y=\"" << num(bar_y) << "\" width=\"" << num(bar_w)
+       << "\" height=\"12\" fill=\"url(#lslr-scale)\" stroke=\"#999\"/>\n";
+    const double scale_lo = negative_ ? -abs_max : lo_, scale_hi = negative_ ? abs_max : hi_;
+    o_ << "<text x=\"" << num(bar_x0) << "\" y=\"" << num(bar_y + 28) << "\" font-size=\"11\" text-anchor=\"start\">"
+       << value_text(scale_lo) << "</text>\n";
+    o_ << "<text x=\"" << num(bar_x0 + bar_w / 2) << "\" y=\"" << num(bar_y + 28)
+       << "\" font-size=\"11\" text-anchor=\"middle\">" << value_text((scale_lo + scale_hi) / 2) << "</text>\n";
+    o_ << "<text x=\"" << num(bar_x0 + bar_w) << "\" y=\"" << num(bar_y + 28) << "\" font-size=\"11\" text-anchor=\"end\">"
+       << value_text(scale_hi) << "</text>\n";
+    o_ << "<text x=\"" << num(bar_x0 - 8) << "\" y=\"" << num(bar_y + 10) << "\" font-size=\"11\" text-anchor=\"end\">"
+       << "learning rate</text>\n";
+  }
+
+  // Page geometry (pixels).
+  static constexpr double kWidth = 960;
+  static constexpr double kChartX0 = 90, kChartX1 = 660, kChartY0 = 90, kChartY1 = 390;
+  static constexpr double kLegendX = 690;
+  static constexpr double kHeatY0 = 515, kLabelW = 200, kCellH = 24;
+  const double heat_x0_ = 40 + kLabelW;
+
+  const LslrChart& c_;
+  const size_t rows_;
+  const int32_t steps_;
+  double lo_ = 0, hi_ = 0;  // the rates' range, the initial rate included
+  bool negative_ = false;
+  size_t head_group_ = 0;
+  double cell_w_ = 0, heat_y1_ = 0, height_ = 0;
+  double y_lo_ = 0, y_hi_ = 0, tick_ = 1;  // the line chart's value axis
+  std::ostringstream o_;
+};
+
+}  // namespace
+
+std::string lslr_svg(const LslrChart& c) { return LslrSvg(c).write(); }
 
 }  // namespace mamlpp::cli

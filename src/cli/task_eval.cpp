@@ -21,11 +21,13 @@ maml_tasks as_tasks(const data::MetaBatch& b) {
   return t;
 }
 
-ValScore validate(const Model& model, const data::EpisodeSampler& sampler, int64_t total, int32_t batch) {
+ValScore validate(const Model& model, const data::EpisodeSampler& sampler, int64_t total, int32_t batch,
+                  const std::function<void()>& between) {
   const auto t0 = std::chrono::steady_clock::now();
   ValScore v;
   data::MetaBatch mb;
   for (int64_t first = 0; first < total; first += batch) {
+    if (between) between();
     const auto count = static_cast<int32_t>(std::min<int64_t>(batch, total - first));
     sampler.fill_tasks(first, count, mb);
     const maml_tasks t = as_tasks(mb);

@@ -22,8 +22,10 @@ struct ValScore {
 };
 
 // Tasks [0, total) of `sampler` through maml_evaluate in chunks of `batch` tasks: the mean query
-// loss and accuracy over tasks. Used for validation during training.
-ValScore validate(const Model& model, const data::EpisodeSampler& sampler, int64_t total, int32_t batch);
+// loss and accuracy over tasks. Used for validation during training. `between` (may be empty)
+// runs before each chunk; it may throw to stop (a stop request).
+ValScore validate(const Model& model, const data::EpisodeSampler& sampler, int64_t total, int32_t batch,
+                  const std::function<void()>& between = {});
 
 struct TaskScores {
   std::vector<double> accuracy;  // per task

@@ -74,20 +74,25 @@ at::Tensor batch_norm(const at::Tensor& h, const BnLayer& layer, const BnSpec& s
   return out;
 }
 
-void update_running_stats(MetaParams& meta, const std::vector<RowObservation>& observations) {
+void running_stats_after(const MetaParams& meta, const std::vector<RowObservation>& observations,
+                         std::vector<at::Tensor>& means_out, std::vector<at::Tensor>& vars_out) {
   at::NoGradGuard no_grad;
+  for (size_t s = 0; s < meta.running_mean.size(); ++s) {
+    means_out.push_back(meta.running_mean[s].clone());
+    vars_out.push_back(meta.running_var[s].clone());
+  }
   std::map<int64_t, std::vector<const BnObservation*>> by_row;
   for (const RowObservation& o : observations) by_row[o.row].push_back(&o.stats);
   for (const auto& [row, list] : by_row) {
-    for (size_t s = 0; s < meta.running_mean.size(); ++s) {
+    for (size_t s = 0; s < means_out.size(); ++s) {
       std::vector<at::Tensor> means, vars;
       for (const BnObservation* o : list) {
         const double n = static_cast<double>(o->count[s]);
         means.push_back(o->mean[s]);
         vars.push_back(o->var[s] * (n > 1.0 ? n / (n - 1.0) : 1.0));  // unbiased, as BN does
       }
-      meta.running_mean[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(means).mean(0), kBnMomentum);
-      meta.running_var[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(vars).mean(0), kBnMomentum);
+      means_out[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(means).mean(0), kBnMomentum);
+      vars_out[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(vars).mean(0), kBnMomentum);
     }
   }
 }

@@ -65,8 +65,11 @@ BnSpec bn_spec(const MetaParams& meta, int64_t row, BnMode mode, bool detach);
 // records what it used when spec.observe is set.
 at::Tensor batch_norm(const at::Tensor& h, const BnLayer& layer, const BnSpec& spec, int64_t tasks);
 
-// BNRS: one momentum update per BN row and stage with the mean over every task and pass observed
-// in a meta-train step, so the result does not depend on the order tasks ran in (loop or batched).
-void update_running_stats(MetaParams& meta, const std::vector<RowObservation>& observations);
+// BNRS: the running statistics after one momentum update per BN row and stage with the mean over
+// every task and pass observed in a meta-train step, so the result does not depend on the order
+// tasks ran in (loop or batched). Writes copies to means_out/vars_out (per stage); `meta` is
+// unchanged, so a step can compute its whole update aside and commit it at once.
+void running_stats_after(const MetaParams& meta, const std::vector<RowObservation>& observations,
+                         std::vector<at::Tensor>& means_out, std::vector<at::Tensor>& vars_out);
 
 }  // namespace mamlpp

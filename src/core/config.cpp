@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "core/budget.hpp"
 
 namespace mamlpp {
 
@@ -90,6 +91,7 @@ void validate(const Config& c) {
                                          spatial_after_stages(c, c.image_width)
                                    : 1);
   require(feat * c.n_way <= (int64_t{1} << 31), "the linear head would be too large");
+  check_config_budget(c);
 }
 
 }  // namespace mamlpp

@@ -42,7 +42,11 @@ Layout make_layout(const Config& cfg);
 // validates files against it and core/model_state.hpp maps it onto a live model.
 std::vector<TensorSpec> file_tensors(const Config& cfg, bool with_optimizer);
 
-// Names of the Adam moment tensors in files.
+// The most backbone stages a valid config has (validate() refuses more). Every count derived
+// from the layout (tensors in a file, for one) is bounded through it.
+constexpr int32_t kMaxLayoutStages = 16;
+
+// Prefixes of the Adam moment tensors in files: "adam.m.<name>", "adam.v.<name>".
 inline std::string adam_m_name(const std::string& param) { return "adam.m." + param; }
 inline std::string adam_v_name(const std::string& param) { return "adam.v." + param; }
 

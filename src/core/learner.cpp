@@ -1,5 +1,9 @@
 #include "core/learner.hpp"
 
+#include <algorithm>
+
+#include "core/budget.hpp"
+
 namespace mamlpp {
 
 Learner::Learner(Config cfg, std::vector<at::Tensor> fast, BnSpec bn)
@@ -7,9 +11,29 @@ Learner::Learner(Config cfg, std::vector<at::Tensor> fast, BnSpec bn)
   bn_.observe = nullptr;
 }
 
+int64_t Learner::chunk_size() const {
+  const int64_t per = std::max<int64_t>(1, activation_bytes_per_example(cfg_));
+  return std::max<int64_t>(1, kPredictChunkBytes / per);
+}
+
 at::Tensor Learner::predict(const at::Tensor& x) const {
   at::NoGradGuard no_grad;
-  return forward(cfg_, x.unsqueeze(0), fast_, bn_).select(0, 0);
+  const int64_t n = x.size(0);
+  auto run = [&](const at::Tensor& part) { return forward(cfg_, part.unsqueeze(0), fast_, bn_).select(0, 0); };
+  if (bn_.mode == BnMode::Batch) {
+    // Transductive: the examples of one call are normalised together, so they cannot be split.
+    check_call_activations(cfg_, n, 1, "maml_predict",
+                           "with bn_stats transductive the examples of one call are normalised together; "
+                           "predict fewer at once");
+    return run(x);
+  }
+  // Each example's logits depend on it alone: bounded chunks give the same logits with bounded
+  // memory, however many examples a call has.
+  const int64_t chunk = chunk_size();
+  if (n <= chunk) return run(x);
+  std::vector<at::Tensor> parts;
+  for (int64_t first = 0; first < n; first += chunk) parts.push_back(run(x.narrow(0, first, std::min(chunk, n - first))));
+  return at::cat(parts);
 }
 
 }  // namespace mamlpp

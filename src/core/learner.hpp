@@ -12,12 +12,22 @@
 
 namespace mamlpp {
 
+// The activation memory of one chunk of examples in Learner::predict: 256 MiB.
+constexpr int64_t kPredictChunkBytes = int64_t{256} << 20;
+
 class Learner {
  public:
   Learner(Config cfg, std::vector<at::Tensor> fast, BnSpec bn);
 
-  // x: [n, C, H, W] on the learner's device -> logits [n, n_way].
+  // x: [n, C, H, W] on the learner's device -> logits [n, n_way]. With support or running
+  // statistics each example's logits depend on it alone, and the examples run in chunks of
+  // chunk_size() (about kPredictChunkBytes of activations each), so any n works in bounded
+  // memory. With transductive statistics the call's examples are normalised together: a call
+  // whose activations would exceed kMaxCallActivationBytes is refused (Error OutOfMemory).
   at::Tensor predict(const at::Tensor& x) const;
+
+  // Examples per forward pass in predict (for the non-transductive modes).
+  int64_t chunk_size() const;
 
   const Config& config() const { return cfg_; }
   at::Device device() const { return fast_.front().device(); }

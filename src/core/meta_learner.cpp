@@ -3,6 +3,8 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -133,6 +135,9 @@ MetaGradient MetaLearner::meta_gradient(const TaskTensors& batch) const {
 }
 
 Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
+  if (step_ == std::numeric_limits<int64_t>::max())
+    throw unsupported("meta-train step refused: the model has taken 2^63 - 1 steps, the most its "
+                      "step counter holds");
   MetaGradient mg = meta_gradient(batch);
   std::vector<at::Tensor>& grads = mg.grads;
   const at::Tensor& loss = mg.loss;
@@ -159,9 +164,7 @@ Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
     for (size_t k = 0; k < clamped; ++k) grads[k].clamp_(-cfg_.grad_clip, cfg_.grad_clip);
   }
   const double lr = cosine_meta_lr(cfg_, mg.epoch);
-  adam_step(params_.trainable(cfg_), grads, adam_, lr, cfg_.adam_beta1, cfg_.adam_beta2);
-  if (cfg_.bn_stats == BnStats::Running) update_running_stats(params_, mg.observations);
-  step_ += 1;
+  commit(next_state(grads, lr, mg.observations, step_ + 1));
 
   Metrics m;
   m.loss = h[0];
@@ -171,6 +174,47 @@ Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
   m.step = step_;
   m.epoch = mg.epoch;
   return m;
+}
+
+MetaLearner::NextState MetaLearner::next_state(const std::vector<at::Tensor>& grads, double lr,
+                                               const std::vector<RowObservation>& observations,
+                                               int64_t step) const {
+  at::NoGradGuard no_grad;
+  const std::vector<at::Tensor> trainable = params_.trainable(cfg_);
+  AdamResult adam = adam_next(trainable, grads, adam_, lr, cfg_.adam_beta1, cfg_.adam_beta2);
+  NextState next;
+  next.trainable = std::move(adam.params);
+  next.adam = std::move(adam.state);
+  next.step = step;
+  if (cfg_.bn_stats == BnStats::Running) running_stats_after(params_, observations, next.running_mean, next.running_var);
+
+  // One host synchronisation: is every new value finite?
+  std::vector<at::Tensor> finite;
+  auto add = [&](const std::vector<at::Tensor>& ts) {
+    for (const at::Tensor& t : ts) finite.push_back(t.isfinite().all());
+  };
+  add(next.trainable);
+  add(next.adam.m);
+  add(next.adam.v);
+  add(next.running_mean);
+  add(next.running_var);
+  if (!at::stack(finite).all().item<bool>())
+    throw numerical_error("meta-train step " + std::to_string(step) +
+                          " rejected: the update would make a parameter, an Adam moment or a batch-norm "
+                          "statistic overflow; the model is unchanged (lower meta_lr, or check the inputs' scale)");
+  for (size_t k = 0; k < trainable.size(); ++k) next.trainable[k].requires_grad_(trainable[k].requires_grad());
+  return next;
+}
+
+void MetaLearner::commit(NextState&& next) noexcept {
+  // Only handles move from here on: nothing can fail half-way.
+  params_.swap_trainable(cfg_, next.trainable);
+  std::swap(adam_, next.adam);
+  if (!next.running_mean.empty()) {
+    std::swap(params_.running_mean, next.running_mean);
+    std::swap(params_.running_var, next.running_var);
+  }
+  step_ = next.step;
 }
 
 Metrics MetaLearner::evaluate(const TaskTensors& batch) const {

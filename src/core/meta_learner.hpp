@@ -86,6 +86,18 @@ class MetaLearner {
   // thread, each either batched or task by task; sink(part, result) runs on the part's thread.
   template <typename Sink>
   void for_each_part(const TaskTensors& batch, const InnerLoopOptions& opt, Sink&& sink) const;
+  // A meta-train step's update is all or nothing: every new value is computed aside and checked
+  // (next_state: throws, changing nothing, when anything fails or a value is not finite), then
+  // swapped in by commit, which cannot fail.
+  struct NextState {
+    std::vector<at::Tensor> trainable;                  // params_.trainable() order
+    AdamState adam;
+    std::vector<at::Tensor> running_mean, running_var;  // per stage; empty: unchanged
+    int64_t step = 0;
+  };
+  NextState next_state(const std::vector<at::Tensor>& grads, double lr,
+                       const std::vector<RowObservation>& observations, int64_t step) const;
+  void commit(NextState&& next) noexcept;
 
   Config cfg_;
   Layout layout_;

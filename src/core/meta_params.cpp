@@ -16,17 +16,14 @@ std::vector<at::Tensor> MetaParams::trainable(const Config& cfg) const {
   return out;
 }
 
-std::vector<at::Tensor*> MetaParams::all() {
-  std::vector<at::Tensor*> out;
-  for (auto& t : weights) out.push_back(&t);
+void MetaParams::swap_trainable(const Config& cfg, std::vector<at::Tensor>& values) noexcept {
+  size_t k = 0;
+  for (at::Tensor& w : weights) std::swap(w, values[k++]);
   for (size_t s = 0; s < gamma.size(); ++s) {
-    out.push_back(&gamma[s]);
-    out.push_back(&beta[s]);
-    out.push_back(&running_mean[s]);
-    out.push_back(&running_var[s]);
+    std::swap(gamma[s], values[k++]);
+    std::swap(beta[s], values[k++]);
   }
-  out.push_back(&lslr);
-  return out;
+  if (cfg.learn_inner_lr) std::swap(lslr, values[k++]);
 }
 
 MetaParams init_meta_params(const Config& cfg, const Layout& layout, at::Device device,
@@ -58,16 +55,6 @@ MetaParams init_meta_params(const Config& cfg, const Layout& layout, at::Device 
                     cpu.device(device))
                .requires_grad_(cfg.learn_inner_lr);
   return p;
-}
-
-MetaParams clone_meta_params(const Config& cfg, const MetaParams& src, at::Device device) {
-  MetaParams out = src;
-  for (at::Tensor* t : out.all()) {
-    const bool grad = t->requires_grad();
-    *t = t->detach().to(device, /*non_blocking=*/false, /*copy=*/true).requires_grad_(grad);
-  }
-  (void)cfg;
-  return out;
 }
 
 }  // namespace mamlpp

@@ -19,8 +19,9 @@ struct MetaParams {
   // What the outer loop updates, in Adam's (and the file's) order: weights, then gamma/beta of
   // each stage, then the LSLR table when it is learned.
   std::vector<at::Tensor> trainable(const Config& cfg) const;
-  // Every tensor, trainable or not, for copying the whole state.
-  std::vector<at::Tensor*> all();
+  // Exchanges the trainable tensors with `values` (same order, shapes and flags as trainable()).
+  // Only handles move, so it cannot fail half-way: an update computed aside commits atomically.
+  void swap_trainable(const Config& cfg, std::vector<at::Tensor>& values) noexcept;
 };
 
 // Xavier-uniform conv and linear weights, zero biases, gamma 1, beta 0, running mean 0 / var 1,
@@ -29,7 +30,5 @@ struct MetaParams {
 MetaParams init_meta_params(const Config& cfg, const Layout& layout, at::Device device,
                             at::ScalarType dtype);
 
-// A deep copy (detached, same requires_grad flags) on `device`.
-MetaParams clone_meta_params(const Config& cfg, const MetaParams& p, at::Device device);
 
 }  // namespace mamlpp

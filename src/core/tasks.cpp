@@ -117,7 +117,9 @@ TaskTensors to_task_tensors(const Config& cfg, const HostTasks& h, bool need_que
       throw invalid_argument("query_x and query_y must not be NULL");
   }
   const int64_t per_image = image_numel(cfg);
-  if (h.num_tasks * (h.support_size + h.query_size) > kMaxElements / per_image)
+  // Query fields a call ignores are not validated, nor counted.
+  const int64_t per_task = h.support_size + (need_query ? h.query_size : 0);
+  if (h.num_tasks * per_task > kMaxElements / per_image)
     throw invalid_argument("the meta-batch is too large");
   check_finite(h.support_x, h.num_tasks * h.support_size * per_image, "support_x");
   check_labels(h.support_y, h.num_tasks * h.support_size, cfg.n_way, "support_y");

@@ -16,6 +16,15 @@ struct Image8 {
   std::vector<uint8_t> pixels;
 };
 
+// The most pixels (width x height) a file may claim: 8192 x 8192. Both decoders check the size a
+// header claims before allocating anything for the pixels, so a small file that claims a huge
+// image (a decompression bomb: 1 KB claiming 65500 x 65500 would need 12.9 GB) is refused at once
+// with a Format error naming the file, the claimed size and this limit.
+constexpr uint64_t kMaxImagePixels = uint64_t{1} << 26;
+
+// Throws the Format error above when width x height exceeds kMaxImagePixels.
+void check_image_size(uint64_t width, uint64_t height, const char* format, const std::string& name);
+
 // Grey files decode to 1 channel and colour files to 3 (alpha is composited onto black; 16-bit
 // samples are reduced to 8). `name` is the file's path, used in errors (mamlpp::Error, Format):
 // "<name>: not a valid PNG image (...); ...". `out`'s buffer is reused.

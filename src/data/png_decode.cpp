@@ -23,6 +23,12 @@ void decode_png(const uint8_t* data, size_t size, const std::string& name, Image
     png_image_free(&image);
     throw format_error(name + ": not a valid PNG image (" + why + "); replace or remove the file");
   }
+  try {
+    check_image_size(image.width, image.height, "PNG", name);
+  } catch (...) {
+    png_image_free(&image);
+    throw;
+  }
   // Keep grey as grey and colour as colour; callers convert to the channel count they need.
   const bool colour = (image.format & PNG_FORMAT_FLAG_COLOR) != 0;
   image.format = colour ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;

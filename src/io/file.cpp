@@ -10,6 +10,7 @@
 #include <random>
 
 #include "common/error.hpp"
+#include "common/read_file.hpp"
 
 namespace mamlpp::io {
 
@@ -116,32 +117,14 @@ void atomic_write_file(const std::string& path, const std::vector<uint8_t>& byte
 }
 
 std::vector<uint8_t> read_whole_file(const std::string& path, std::uint64_t max_size) {
-  Fd f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0) fail("cannot open", path, errno);
-  struct stat st {};
-  if (::fstat(f.fd, &st) != 0) fail("cannot read", path, errno);
-  if (S_ISDIR(st.st_mode)) fail("cannot read", path, EISDIR);
-  if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > max_size)
-    throw io_error("cannot read '" + path + "': " + std::to_string(st.st_size) +
-                   " bytes is more than the limit of " + std::to_string(max_size));
-  // Regular files come in one allocation; pipes and the like grow up to max_size.
-  std::vector<uint8_t> out;
-  out.reserve(S_ISREG(st.st_mode) ? static_cast<std::size_t>(st.st_size) : 0);
-  uint8_t chunk[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(f.fd, chunk, sizeof chunk);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot read", path, errno);
-    }
-    if (out.size() + static_cast<std::size_t>(n) > max_size)
-      throw io_error("cannot read '" + path + "': larger than the limit of " +
-                     std::to_string(max_size) + " bytes");
-    out.insert(out.end(), chunk, chunk + n);
-  }
-  return out;
+  return read_regular_file(path, max_size);
+}
+
+std::vector<uint8_t> read_safetensors_file(const std::string& path, std::uint64_t max_size,
+                                           const SafetensorsLimits& limits) {
+  return read_regular_file(path, max_size, 8, [&](const uint8_t* head, std::size_t n, std::uint64_t size) {
+    check_safetensors_length(head, n, size, limits);
+  });
 }
 
 }  // namespace mamlpp::io

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors.hpp"
+
 namespace mamlpp::io {
 
 // Larger files are refused before anything is allocated.
@@ -21,9 +23,17 @@ constexpr std::uint64_t kDefaultMaxFileSize = std::uint64_t{16} << 30;  // 16 Gi
 void atomic_write_file(const std::string& path, const uint8_t* data, std::size_t size);
 void atomic_write_file(const std::string& path, const std::vector<uint8_t>& bytes);
 
-// The whole file. Throws mamlpp::io_error naming the path when it is missing, a directory,
-// unreadable, or larger than max_size bytes.
+// The whole regular file (common/read_file.hpp). Throws mamlpp::io_error naming the path when it
+// is missing, unreadable, larger than max_size bytes, or not a regular file (a folder, FIFO,
+// device or socket is refused from fstat, without blocking or reading).
 std::vector<uint8_t> read_whole_file(const std::string& path,
                                      std::uint64_t max_size = kDefaultMaxFileSize);
+
+// A safetensors file: as read_whole_file, and the 8-byte header length is checked against the
+// file's size and limits.max_header (check_safetensors_length) before the rest is read, so a
+// file whose header cannot fit is refused with a Format error after 8 bytes.
+std::vector<uint8_t> read_safetensors_file(const std::string& path,
+                                           std::uint64_t max_size = kDefaultMaxFileSize,
+                                           const SafetensorsLimits& limits = {});
 
 }  // namespace mamlpp::io

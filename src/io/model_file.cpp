@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "common/version.hpp"
 #include "io/config_json.hpp"
+#include "io/file.hpp"
 #include "io/format_version.hpp"
 #include "io/safetensors.hpp"
 #include "io/text.hpp"
@@ -85,11 +86,11 @@ std::string check_values(const std::string& name, TensorDtype dtype, const uint8
 // why better than the layout error (a new major may change the layout itself).
 SafetensorsFile parse_layer(const uint8_t* data, std::size_t size) {
   try {
-    return parse_safetensors(data, size);
+    return parse_safetensors(data, size, model_file_limits());
   } catch (const Error&) {
     std::optional<FormatVersion> version;
     try {
-      const auto md = parse_safetensors_metadata(data, size);
+      const auto md = parse_safetensors_metadata(data, size, model_file_limits());
       const auto format = md.find("format"), text = md.find("format_version");
       if (format != md.end() && format->second == kFormatName && text != md.end())
         version = parse_format_version(text->second);
@@ -124,6 +125,37 @@ const char* dtype_word(DType d) { return d == DType::Float64 ? "float64" : "floa
 
 TensorDtype file_dtype(const Config& cfg) {
   return cfg.dtype == DType::Float64 ? TensorDtype::F64 : TensorDtype::F32;
+}
+
+std::size_t max_model_file_tensors() {
+  static const std::size_t n = [] {
+    Config largest;
+    largest.num_stages = kMaxLayoutStages;
+    largest.learn_inner_lr = true;  // the LSLR rows get Adam moments too
+    return file_tensors(largest, /*with_optimizer=*/true).size();
+  }();
+  return n;
+}
+
+const SafetensorsLimits& model_file_limits() {
+  static const SafetensorsLimits limits = [] {
+    SafetensorsLimits l;
+    l.max_header = kMaxModelHeaderSize;
+    l.max_tensors = max_model_file_tensors();
+    l.context = " for a libmamlpp file";
+    return l;
+  }();
+  return limits;
+}
+
+std::vector<uint8_t> read_model_file(const std::string& path) {
+  try {
+    return read_safetensors_file(path, kDefaultMaxFileSize, model_file_limits());
+  } catch (const Error& e) {
+    // I/O errors name the path already; a header refused from its length must too.
+    if (e.kind() == ErrorKind::Format) throw format_error(path + ": " + e.what());
+    throw;
+  }
 }
 
 std::vector<uint8_t> encode_model_file(const ModelFile& file) {
@@ -183,7 +215,14 @@ std::vector<uint8_t> encode_model_file(const ModelFile& file) {
   md["step"] = std::to_string(file.step);
   md["has_optimizer"] = file.has_optimizer ? "true" : "false";
   md["dtype"] = dtype_word(file.config.dtype);
-  return write_safetensors(views, md);
+  std::vector<uint8_t> bytes = write_safetensors(views, md);
+  std::uint64_t header = 0;  // the 8-byte little-endian length that starts the file
+  for (int i = 7; i >= 0; --i) header = (header << 8) | bytes[static_cast<std::size_t>(i)];
+  if (header > kMaxModelHeaderSize)
+    throw invalid_argument("encode_model_file: the header would be " + std::to_string(header) +
+                           " bytes, more than the " + std::to_string(kMaxModelHeaderSize) +
+                           " a libmamlpp file may have; shorten the extra metadata");
+  return bytes;
 }
 
 ModelFile decode_model_file(const uint8_t* data, std::size_t size) {

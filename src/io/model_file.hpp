@@ -13,6 +13,7 @@
 #include "core/config.hpp"
 #include "core/layout.hpp"
 #include "io/dtype.hpp"
+#include "io/safetensors.hpp"
 
 namespace mamlpp::io {
 
@@ -41,6 +42,23 @@ struct ModelFile {
 
 // The dtype every tensor of a model with this config has: F32 or F64.
 TensorDtype file_dtype(const Config& cfg);
+
+// The most tensors a valid file can hold: file_tensors() of the largest layout, with the
+// optimiser. decode_model_file refuses a header that lists more as soon as it passes this.
+std::size_t max_model_file_tensors();
+
+// The longest header a libmamlpp file may have: 1 MiB, over 20 times what the largest layout's
+// tensor list and config need, with room for extra metadata. Tighter than safetensors' 100 MiB
+// so that no header, however hostile, takes the parser more than milliseconds.
+constexpr std::uint64_t kMaxModelHeaderSize = std::uint64_t{1} << 20;
+
+// The safetensors limits of a libmamlpp file: kMaxModelHeaderSize, max_model_file_tensors().
+const SafetensorsLimits& model_file_limits();
+
+// The bytes of the model file at `path`, for decode_model_file: read_safetensors_file with
+// model_file_limits(), so that a FIFO, a device, or a file whose header length is impossible is
+// refused before its contents are read. Throws Error (Io or Format), its message naming the path.
+std::vector<uint8_t> read_model_file(const std::string& path);
 
 // Serialises; deterministic (equal input, equal bytes). Throws invalid_argument for an invalid
 // config, a negative step, missing, unexpected or duplicate tensors, a wrong dtype, shape or byte

@@ -42,18 +42,28 @@ struct Header {
   std::size_t data_size = 0;   // bytes after the header
 };
 
-Header read_header(const uint8_t* data, std::size_t size) {
-  if (data == nullptr && size != 0) throw format_error("no data");
-  if (size < 8)
+}  // namespace
+
+void check_safetensors_length(const uint8_t* data, std::size_t available, std::uint64_t size,
+                              const SafetensorsLimits& limits) {
+  if (size < 8 || available < 8)
     throw format_error("file is " + num(size) +
                        " bytes, too short for the 8-byte header length (truncated?)");
   const std::uint64_t n = load_le64(data);
-  if (n > kMaxHeaderSize)
+  if (n > limits.max_header)
     throw format_error("header length " + num(n) + " exceeds the limit of " +
-                       num(kMaxHeaderSize) + " bytes");
+                       num(limits.max_header) + " bytes" + limits.context);
   if (n > size - 8)
     throw format_error("header length " + num(n) + " runs past the end of the file (" +
                        num(size) + " bytes; truncated?)");
+}
+
+namespace {
+
+Header read_header(const uint8_t* data, std::size_t size, const SafetensorsLimits& lim) {
+  if (data == nullptr && size != 0) throw format_error("no data");
+  check_safetensors_length(data, size, size, lim);
+  const std::uint64_t n = load_le64(data);
   const char* begin = reinterpret_cast<const char*>(data + 8);
   const char* end = begin + n;
   if (n == 0 || begin[0] != '{')
@@ -64,8 +74,12 @@ Header read_header(const uint8_t* data, std::size_t size) {
   if (last[-1] != '}')
     throw format_error("header: JSON must end with '}' followed only by space padding");
   Header h;
-  // Depth 3: the header object, a tensor entry, its shape array.
-  h.root = parse_json_strict(begin, last, 3, "header");
+  JsonLimits limits;
+  limits.max_depth = 3;  // the header object, a tensor entry, its shape array
+  // The header object holds the tensors and "__metadata__"; no entry or shape comes near that.
+  limits.max_members = std::max<std::size_t>(lim.max_tensors, kMaxRank) + 1;
+  limits.members_note = " (at most " + num(lim.max_tensors) + " tensors" + lim.context + ")";
+  h.root = parse_json_strict(begin, last, limits, "header");
   if (!h.root.is_object()) throw format_error("header: not a JSON object");
   h.data_begin = static_cast<std::size_t>(8 + n);
   h.data_size = size - h.data_begin;
@@ -156,8 +170,9 @@ Entry read_entry(const std::string& name, const json& value, std::size_t data_si
 
 }  // namespace
 
-SafetensorsFile parse_safetensors(const uint8_t* data, std::size_t size) {
-  Header h = read_header(data, size);
+SafetensorsFile parse_safetensors(const uint8_t* data, std::size_t size,
+                                  const SafetensorsLimits& limits) {
+  Header h = read_header(data, size, limits);
   SafetensorsFile file;
   file.data_begin = h.data_begin;
   std::vector<Entry> entries;
@@ -167,6 +182,9 @@ SafetensorsFile parse_safetensors(const uint8_t* data, std::size_t size) {
     else
       entries.push_back(read_entry(key, value, h.data_size));
   }
+  if (entries.size() > limits.max_tensors)
+    throw format_error("header: " + num(entries.size()) + " tensors, more than the " +
+                       num(limits.max_tensors) + " allowed" + limits.context);
   // Walk the ranges in order: each must start exactly where the previous one ended.
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return std::tie(a.begin, a.end, a.view.name) < std::tie(b.begin, b.end, b.view.name);
@@ -192,8 +210,9 @@ SafetensorsFile parse_safetensors(const uint8_t* data, std::size_t size) {
 }
 
 std::map<std::string, std::string> parse_safetensors_metadata(const uint8_t* data,
-                                                              std::size_t size) {
-  const Header h = read_header(data, size);
+                                                              std::size_t size,
+                                                              const SafetensorsLimits& limits) {
+  const Header h = read_header(data, size, limits);
   std::map<std::string, std::string> out;
   const auto it = h.root.find(kMetadataKey);
   if (it == h.root.end() || !it->is_object()) return out;

@@ -338,6 +338,124 @@ static void test_adapt_tasks(void** state) {
   free_batch(&b);
 }
 
+/* The header says maml_adapt_tasks ignores the query fields: an absent query set with any
+ * query_size is not validated (it used to make "the meta-batch is too large"). */
+static void test_adapt_tasks_ignores_query_fields(void** state) {
+  test_batch b = make_batch(NT, 1, 1, 671);
+  maml_learner* out[NT];
+  maml_tasks t = b.t;
+  const int32_t query_sizes[2] = {-1, INT32_MAX};
+  int i, q;
+  (void)state;
+  t.query_x = NULL;
+  t.query_y = NULL;
+  for (q = 0; q < 2; ++q) {
+    t.query_size = query_sizes[q];
+    for (i = 0; i < NT; ++i) out[i] = BOGUS_LEARNER;
+    assert_ok(maml_adapt_tasks(g_model, &t, out));
+    for (i = 0; i < NT; ++i) {
+      assert_true(out[i] != NULL && out[i] != BOGUS_LEARNER);
+      maml_learner_free(out[i]);
+    }
+  }
+  free_batch(&b);
+}
+
+/* One 28x28 stage of 64 filters: about 650 KB of activations per example, but cheap to run. */
+static maml_model* wide_model(void) {
+  maml_config c;
+  small_config(&c);
+  c.image_height = c.image_width = 28;
+  c.num_stages = 1;
+  c.num_filters = 64;
+  return new_model(&c);
+}
+
+#define WIDE_PIXELS (28 * 28)
+
+/* An adaptation whose activations could never fit (40,000 examples of a default-sized model:
+ * about 200 GB) is refused at once with MAML_E_OUT_OF_MEMORY and a plain message; the input is
+ * not even read. */
+static void test_adapt_too_large_is_refused(void** state) {
+  maml_config c;
+  maml_model* m;
+  maml_learner* l = BOGUS_LEARNER;
+  maml_learner* out[1] = {BOGUS_LEARNER};
+  const int32_t n = 40000;
+  float* x;
+  int32_t* y;
+  maml_tasks t;
+  snapshot before;
+  (void)state;
+  maml_config_init(&c); /* Omniglot 28x28, 4 stages of 64 filters */
+  c.device_type = MAML_DEVICE_CPU;
+  c.num_threads = 1;
+  m = new_model(&c);
+  before = take_snapshot(m);
+  x = (float*)calloc((size_t)n * 28 * 28, sizeof(float)); /* zero pages: nothing is written */
+  y = (int32_t*)calloc((size_t)n, sizeof(int32_t));
+  assert_non_null(x);
+  assert_non_null(y);
+  assert_error(maml_adapt(m, x, y, n, &l), MAML_E_OUT_OF_MEMORY, "40000");
+  assert_null(l);
+  check_last_error_("maml_adapt", "fewer support examples");
+  memset(&t, 0, sizeof t);
+  t.struct_size = sizeof t;
+  t.num_tasks = 1;
+  t.support_size = n;
+  t.support_x = x;
+  t.support_y = y;
+  assert_error(maml_adapt_tasks(m, &t, out), MAML_E_OUT_OF_MEMORY, "limit");
+  assert_null(out[0]);
+  /* A 20,000 + 20,000 task to train or evaluate on. */
+  t.support_size = t.query_size = n / 2;
+  t.query_x = x;
+  t.query_y = y;
+  assert_error(maml_meta_train_step(m, &t, NULL), MAML_E_OUT_OF_MEMORY, "fewer examples per task");
+  {
+    maml_metrics mt;
+    memset(&mt, 0, sizeof mt);
+    mt.struct_size = sizeof mt;
+    assert_error(maml_evaluate(m, &t, &mt), MAML_E_OUT_OF_MEMORY, "fewer examples per task");
+  }
+  assert_unchanged(m, &before);
+  free(x);
+  free(y);
+  free_snapshot(&before);
+  maml_free(m);
+}
+
+/* Prediction runs in chunks of bounded memory: many examples in one call give the logits each
+ * gives alone. */
+static void test_predict_many_in_chunks(void** state) {
+  maml_model* m = wide_model();
+  const int32_t n = 1500; /* about 1 GB of activations in one pass; chunks of 256 MiB */
+  float* x = (float*)malloc(sizeof(float) * (size_t)n * WIDE_PIXELS);
+  float* all = (float*)malloc(sizeof(float) * (size_t)n * T_WAY);
+  float one[T_WAY];
+  int32_t y[T_WAY], labels[3];
+  maml_learner* l = BOGUS_LEARNER;
+  uint64_t seed = 99;
+  size_t i;
+  int k, j;
+  (void)state;
+  assert_non_null(x);
+  assert_non_null(all);
+  for (i = 0; i < (size_t)n * WIDE_PIXELS; ++i) x[i] = rng_uniform(&seed);
+  for (k = 0; k < T_WAY; ++k) y[k] = k;
+  assert_ok(maml_adapt(m, x, y, T_WAY, &l));
+  assert_ok(maml_predict(l, x, n, all, NULL));
+  for (k = 0; k < 3; ++k) { /* the first, one in the middle and the last example, alone */
+    const int32_t at = k == 0 ? 0 : k == 1 ? n / 2 + 7 : n - 1;
+    assert_ok(maml_predict(l, x + (size_t)at * WIDE_PIXELS, 1, one, labels + k));
+    for (j = 0; j < T_WAY; ++j) assert_float_equal(one[j], all[(size_t)at * T_WAY + (size_t)j], 1e-4);
+  }
+  maml_learner_free(l);
+  free(x);
+  free(all);
+  maml_free(m);
+}
+
 static void assert_all_null(maml_learner* const* out, int n, int line) {
   int i;
   for (i = 0; i < n; ++i)
@@ -485,6 +603,9 @@ int main(void) {
       cmocka_unit_test(test_adapt_is_deterministic),
       cmocka_unit_test(test_adapt_tasks),
       cmocka_unit_test(test_adapt_tasks_all_or_nothing),
+      cmocka_unit_test(test_adapt_tasks_ignores_query_fields),
+      cmocka_unit_test(test_adapt_too_large_is_refused),
+      cmocka_unit_test(test_predict_many_in_chunks),
       cmocka_unit_test(test_bn_modes),
       cmocka_unit_test(test_task_batching_paths_agree),
   };

@@ -390,6 +390,58 @@ static void test_load_errors(void** state) {
   maml_free(m);
 }
 
+/* Paths that are not regular files: refused at once, without reading or blocking. A FIFO nobody
+ * writes to used to hang maml_load forever, and /dev/zero was read until the 16 GiB cap; the
+ * alarm turns a hang into a failure. */
+static void test_load_special_files(void** state) {
+  maml_model* out = BOGUS_MODEL;
+  char fifo[600];
+  (void)state;
+  path_in_dir(fifo, sizeof fifo, "fifo.maml");
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  alarm(60);
+  assert_error(maml_load(fifo, MAML_DEVICE_CPU, 0, &out), MAML_E_IO, "FIFO");
+  assert_null(out);
+  out = BOGUS_MODEL;
+  assert_error(maml_load("/dev/zero", MAML_DEVICE_CPU, 0, &out), MAML_E_IO, "character device");
+  assert_null(out);
+  out = BOGUS_MODEL;
+  assert_error(maml_load(g_dir, MAML_DEVICE_CPU, 0, &out), MAML_E_IO, "directory");
+  assert_null(out);
+  alarm(0);
+}
+
+/* Headers listing 15,000 tensors (0.8 MB) and 40,000 tensors (2.3 MB): refused as soon as the
+ * list passes the most tensors a valid file holds, or from the header length alone when it is
+ * over the 1 MiB a model file's header may have. Parsing the second used to take about a
+ * minute. */
+static void test_load_hostile_header(void** state) {
+  const int counts[2] = {15000, 40000};
+  const char* needles[2] = {"tensors", "header length"};
+  const char* entry = "\"t%d\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}";
+  int c;
+  (void)state;
+  for (c = 0; c < 2; ++c) {
+    size_t cap = 8 + 2 + (size_t)counts[c] * 64, used = 9;
+    unsigned char* buf = (unsigned char*)malloc(cap);
+    maml_model* out = BOGUS_MODEL;
+    int i;
+    assert_non_null(buf);
+    buf[8] = '{';
+    for (i = 0; i < counts[c]; ++i) {
+      if (i > 0) buf[used++] = ',';
+      used += (size_t)snprintf((char*)buf + used, cap - used, entry, i);
+    }
+    buf[used++] = '}';
+    for (i = 0; i < 8; ++i) buf[i] = (unsigned char)(((uint64_t)(used - 8)) >> (8 * i));
+    alarm(60);
+    assert_error(maml_load_buffer(buf, used, MAML_DEVICE_CPU, 0, &out), MAML_E_FORMAT, needles[c]);
+    alarm(0);
+    assert_null(out);
+    free(buf);
+  }
+}
+
 /* A failed save leaves the previous file at the path untouched. */
 static void test_save_is_atomic(void** state) {
   maml_model* m = trained_model();
@@ -447,6 +499,8 @@ int main(void) {
       cmocka_unit_test(test_inference_only),
       cmocka_unit_test(test_save_errors),
       cmocka_unit_test(test_load_errors),
+      cmocka_unit_test(test_load_special_files),
+      cmocka_unit_test(test_load_hostile_header),
       cmocka_unit_test(test_save_is_atomic),
       cmocka_unit_test(test_float64_round_trip),
   };

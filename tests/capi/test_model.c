@@ -664,6 +664,118 @@ static void test_non_finite_step_rejected(void** state) {
   maml_free(m);
 }
 
+/* Configs no machine could hold are refused by maml_create, naming the field to lower, before
+ * anything is allocated: 16 stages of 4,096 filters without pooling (about 2.3 billion
+ * parameters, 9 GB), and an 8192x8192 image through 2,048 filters (hundreds of GB of
+ * activations per example). */
+static void test_create_refuses_models_too_large(void** state) {
+  maml_config c;
+  maml_model* m = BOGUS_MODEL;
+  (void)state;
+  small_config(&c);
+  c.num_stages = 16;
+  c.num_filters = 4096;
+  c.max_pool = 0;
+  assert_error(maml_create(&c, &m), MAML_E_INVALID_ARGUMENT, "parameters");
+  check_last_error_("maml_create", "num_filters");
+  assert_null(m);
+  small_config(&c);
+  c.num_stages = 1;
+  c.num_filters = 2048;
+  c.max_pool = 0;
+  c.image_height = c.image_width = 8192;
+  m = BOGUS_MODEL;
+  assert_error(maml_create(&c, &m), MAML_E_INVALID_ARGUMENT, "activations");
+  check_last_error_("maml_create", "image_height");
+  assert_null(m);
+}
+
+/* meta_lr = 1e38: the Adam step size meta_lr / (1 - beta1) overflows float32. Whether
+ * maml_create accepts such a meta_lr is the config's rule; a step must never half-apply it
+ * (it used to change the Adam moments before failing with MAML_E_INTERNAL). */
+static void test_huge_meta_lr_changes_nothing(void** state) {
+  maml_config c;
+  maml_model* m = BOGUS_MODEL;
+  test_batch b = make_batch(2, 1, 1, 81);
+  snapshot before;
+  maml_status s;
+  (void)state;
+  small_config(&c);
+  c.meta_lr = 1e38f;
+  c.meta_lr_min = 0.0f;
+  s = maml_create(&c, &m);
+  if (s != MAML_OK) {
+    assert_int_equal(s, MAML_E_INVALID_ARGUMENT);
+    check_last_error_("maml_create", "meta_lr");
+    free_batch(&b);
+    return;
+  }
+  before = take_snapshot(m);
+  assert_error(maml_meta_train_step(m, &b.t, NULL), MAML_E_NUMERICAL, "meta_lr");
+  assert_unchanged(m, &before);
+  assert_error(maml_meta_train_step(m, &b.t, NULL), MAML_E_NUMERICAL, "meta_lr");
+  assert_unchanged(m, &before);
+  free_snapshot(&before);
+  free_batch(&b);
+  maml_free(m);
+}
+
+/* A copy of a saved model whose metadata "step" is `step` (the header's JSON edited). */
+static void* with_step(const void* file, size_t size, const char* step, size_t* out_size) {
+  const unsigned char* in = (const unsigned char*)file;
+  const char* key = "\"step\":\"";
+  uint64_t n = 0;
+  size_t i, at, end, out_n;
+  unsigned char* out;
+  for (i = 0; i < 8; ++i) n |= (uint64_t)in[i] << (8 * i);
+  for (at = 8; at + strlen(key) < 8 + n && memcmp(in + at, key, strlen(key)) != 0; ++at) {}
+  assert_true(at + strlen(key) < 8 + n);
+  at += strlen(key);
+  for (end = at; in[end] != '"'; ++end) {}
+  out_n = n - (end - at) + strlen(step);
+  *out_size = size - n + out_n;
+  out = (unsigned char*)malloc(*out_size);
+  assert_non_null(out);
+  for (i = 0; i < 8; ++i) out[i] = (unsigned char)(out_n >> (8 * i));
+  memcpy(out + 8, in + 8, at - 8);
+  memcpy(out + at, step, strlen(step));
+  memcpy(out + at + strlen(step), in + end, size - end);
+  return out;
+}
+
+/* The step counter at its limit: loadable, but a further step is refused and changes nothing.
+ * A counter beyond int64 is refused by the loader. */
+static void test_step_counter_limits(void** state) {
+  maml_model* fresh = new_small_model();
+  maml_model* m = BOGUS_MODEL;
+  test_batch b = make_batch(2, 1, 1, 91);
+  void* buf = NULL;
+  void* edited;
+  size_t size = 0, edited_size = 0;
+  int64_t step = 0;
+  snapshot before;
+  (void)state;
+  assert_ok(maml_save_buffer(fresh, &buf, &size));
+  edited = with_step(buf, size, "9223372036854775807", &edited_size);
+  assert_ok(maml_load_buffer(edited, edited_size, MAML_DEVICE_CPU, 0, &m));
+  assert_ok(maml_get_step(m, &step));
+  assert_true(step == INT64_MAX);
+  before = take_snapshot(m);
+  assert_error(maml_meta_train_step(m, &b.t, NULL), MAML_E_UNSUPPORTED, "step counter");
+  assert_unchanged(m, &before);
+  free(edited);
+  maml_free(m);
+  edited = with_step(buf, size, "9223372036854775808", &edited_size);
+  m = BOGUS_MODEL;
+  assert_error(maml_load_buffer(edited, edited_size, MAML_DEVICE_CPU, 0, &m), MAML_E_FORMAT, "step");
+  assert_null(m);
+  free(edited);
+  free_snapshot(&before);
+  maml_buffer_free(buf);
+  free_batch(&b);
+  maml_free(fresh);
+}
+
 /* The metrics struct: the library writes only struct_size bytes. */
 static void test_metrics_struct_size(void** state) {
   maml_model* m = new_small_model();
@@ -758,6 +870,9 @@ int main(void) {
       cmocka_unit_test(test_evaluate_errors),
       cmocka_unit_test(test_evaluate_changes_nothing),
       cmocka_unit_test(test_non_finite_step_rejected),
+      cmocka_unit_test(test_create_refuses_models_too_large),
+      cmocka_unit_test(test_huge_meta_lr_changes_nothing),
+      cmocka_unit_test(test_step_counter_limits),
       cmocka_unit_test(test_metrics_struct_size),
       cmocka_unit_test(test_training_reduces_loss),
   };

@@ -561,6 +561,203 @@ def test_inspect():
         j = json.load(f)
     check(len(j["inner_lrs"]) == 10 and len(j["inner_lrs"][0]["rates"]) == 5, "json LSLR table")
     check(len(j["batch_norm"]) == 4 * 5, "BN rows: 4 stages x 5 steps")
+    # The model file is read once (its bytes serve both the metadata and the model).
+    if shutil.which("strace"):
+        trace = os.path.join(d, "trace.txt")
+        subprocess.run(["strace", "-f", "-qq", "-e", "trace=open,openat", "-o", trace, ARGS.mamlpp, "inspect",
+                        "--model", model], capture_output=True, timeout=120, check=True)
+        with open(trace) as f:
+            opens = [l for l in f if os.path.basename(model) in l and "ENOENT" not in l]
+        check(len(opens) == 1, "inspect opened the model file %d times:\n%s" % (len(opens), "".join(opens)))
+    else:
+        print("note: strace not found; the read-once check is skipped")
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile input: deep JSON, special files, tampered state, absurd values, signals
+# ---------------------------------------------------------------------------------------------
+
+def no_raw_exception(p):
+    """No nlohmann exception text and no crash: one clear error line instead."""
+    check("[json.exception" not in p.stderr, "a raw nlohmann exception reached the user:\n" + p.stderr)
+    check(p.returncode >= 0, "killed by signal %d" % -p.returncode)
+
+
+def test_error_deep_json():
+    d = work("deep_json")
+    deep = 100000
+    path = os.path.join(d, "deep.json")
+    with open(path, "w") as f:
+        f.write('{"mean": ' + "[" * deep + "]" * deep + "}")
+    p = run(["train", "-c", path, "--print-config"], rc=1, timeout=60)
+    error_line(p, path, "nested deeper")
+    no_raw_exception(p)
+    with open(path, "w") as f:
+        f.write("[" * deep + "]" * deep)
+    error_line(run(["train", "-c", path, "--print-config"], rc=1, timeout=60), path, "nested deeper")
+    # The same through --set (one argument may hold 128 KiB).
+    p = run(["train", "--set", "mean=" + "[" * 60000 + "]" * 60000, "--print-config"], rc=1, timeout=60)
+    error_line(p, "mean", "nested deeper")
+    # Duplicate keys and syntax errors are still named.
+    with open(path, "w") as f:
+        f.write('{"n_way": 5, "n_way": 5}')
+    error_line(run(["train", "-c", path, "--print-config"], rc=1), path, "n_way")
+
+
+def test_error_special_files():
+    """A FIFO nobody writes to, a device and a folder, wherever the command reads a file: refused
+    at once (they used to hang, or read /dev/zero until "out of memory"), with the file's exit code."""
+    d = work("special_files")
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    support = ["%s:%s" % s for s in make_support(d)]
+    model = os.path.join(FIXTURE(), "latest.maml")
+    for path, words in [(fifo, "FIFO"), ("/dev/zero", "character device"), (d, "directory")]:
+        for args in (["inspect", "--model", path], ["eval", "--model", path, "--tasks", "2"],
+                     ["predict", "--model", path, "--support"] + support + ["--query", support[0].split(":")[1]]):
+            p = run(args, rc=3, timeout=60)
+            error_line(p, path, words)
+        error_line(run(["train", "-c", path, "--print-config"], rc=1, timeout=60), path, words)
+        error_line(run(["predict", "--model", model, "--support"] + support + ["--query", path], rc=2, timeout=60),
+                   path, words)
+    # state.json as a FIFO: --resume and eval --checkpoints refuse it (exit 3).
+    run_dir = os.path.join(d, "run")
+    shutil.copytree(FIXTURE(), run_dir)
+    state = os.path.join(run_dir, "state.json")
+    os.remove(state)
+    os.mkfifo(state)
+    error_line(run(["train", "--resume", run_dir], rc=3, timeout=60), state, "FIFO")
+    error_line(run(["eval", "--checkpoints", run_dir, "--tasks", "2"], rc=3, timeout=60), state, "FIFO")
+
+
+def test_error_image_bomb():
+    """A PNG whose header claims 65500 x 65500 pixels: refused before anything is allocated."""
+    d = work("image_bomb")
+    model = os.path.join(FIXTURE(), "latest.maml")
+    support = ["%s:%s" % s for s in make_support(d)]
+    bomb = os.path.join(d, "bomb.png")
+    ihdr = struct.pack(">IIBBBBB", 65500, 65500, 8, 0, 0, 0, 0)
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(
+        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    with open(bomb, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) +
+                chunk(b"IEND", b""))
+    p = run(["predict", "--model", model, "--support"] + support + ["--query", bomb], rc=2, timeout=60)
+    error_line(p, bomb, "65500x65500", "limit")
+
+
+def tampered_run(d, name, edit):
+    """A copy of the fixture run whose state.json is edit(state) (a dict, edited in place)."""
+    run_dir = os.path.join(d, name)
+    shutil.copytree(FIXTURE(), run_dir)
+    state = read_state(run_dir)
+    edit(state)
+    with open(os.path.join(run_dir, "state.json"), "w") as f:
+        json.dump(state, f)
+    return run_dir
+
+
+def test_error_tampered_state():
+    """--resume (and eval --checkpoints) check state.json as strictly as a model file: exit 3 with
+    a clear message naming it, never exit 0 on a changed config and never a raw JSON exception."""
+    d = work("tampered_state")
+
+    def setitem(path, value):
+        def edit(s):
+            target = s
+            for k in path[:-1]:
+                target = target[k]
+            target[path[-1]] = value
+        return edit
+
+    cases = [
+        ("n_way", setitem(["config", "n_way"], 3), "n_way"),
+        ("num_filters", setitem(["config", "num_filters"], 16), "num_filters"),
+        ("history_not_list", setitem(["history"], {"epoch": 1}), "history"),
+        ("history_rows", setitem(["history"], [1, 2, 3]), "history"),
+        ("step_type", setitem(["step"], "nine"), "step"),
+        ("config_type", setitem(["config", "n_way"], "five"), "n_way"),
+        ("config_not_object", setitem(["config"], [1, 2]), "config"),
+        ("unknown_config_key", setitem(["config", "n_wya"], 5), "n_wya"),
+        ("best_type", setitem(["best"], [{"epoch": "x", "file": "epoch_0003.maml", "score": 0.5}]), "best"),
+        ("best_file", setitem(["best"], [{"epoch": 3, "file": "../../etc/passwd", "score": 0.5}]), "best"),
+        ("train_seed", setitem(["data", "train_seed"], -5), "train_seed"),
+        ("seconds", setitem(["train_seconds"], "long"), "train_seconds"),
+    ]
+    for name, edit, words in cases:
+        run_dir = tampered_run(d, name, edit)
+        state = os.path.join(run_dir, "state.json")
+        p = run(["train", "--resume", run_dir], rc=3)
+        error_line(p, state, words)
+        no_raw_exception(p)
+        if name not in ("history_not_list", "history_rows", "seconds"):
+            p = run(["eval", "--checkpoints", run_dir, "--tasks", "2"], rc=3)
+            error_line(p, state, words)
+            no_raw_exception(p)
+    # A state whose config disagrees with the model it points at (state edited consistently).
+    run_dir = tampered_run(d, "model_mismatch", setitem(["config", "inner_steps"], 4))
+    error_line(run(["train", "--resume", run_dir], rc=3), "inner_steps", "latest.maml")
+    # The untouched copy still resumes (to "nothing to do").
+    p = run(["train", "--resume", tampered_run(d, "untouched", lambda s: None)])
+    check("nothing to do" in p.stdout, p.stdout)
+
+
+def test_error_absurd_values():
+    """Every count has a sane upper limit, checked before any work, naming the key (exit 1)."""
+    d = work("absurd")
+    out = os.path.join(d, "out")
+    base = ["--num-filters", "8", "--no-progress", "--threads", "1"]
+    for key, value in [("val_tasks", 10 ** 9), ("test_tasks", 10 ** 9), ("batch_size", 10 ** 9),
+                       ("k_shot", 10 ** 9), ("q_query", 10 ** 9), ("eval_batch_size", 10 ** 9),
+                       ("workers", 10 ** 6), ("prefetch", 10 ** 6), ("keep_best", 10 ** 9),
+                       ("synthetic_classes", 10 ** 9), ("synthetic_images", 10 ** 9),
+                       ("log_every", 2 ** 31)]:
+        p = run(["train", "--out", out, "--set", "%s=%d" % (key, value)] + base, rc=1, timeout=60)
+        error_line(p, key)
+        no_raw_exception(p)
+    check(not os.path.exists(out), "no output folder after a refused value")
+    # Products too: a meta-batch of 1000 tasks x 5-way x 1000 images of 28x28 is 15 GB.
+    p = run(["train", "--out", out, "--set", "batch_size=1000", "--set", "k_shot=500", "--set", "q_query=500"] + base,
+            rc=1, timeout=60)
+    error_line(p, "batch_size", "k_shot")
+    error_line(run(["eval", "--model", os.path.join(FIXTURE(), "latest.maml"), "--tasks", str(10 ** 9)], rc=1,
+                   timeout=60), "test_tasks")
+    for flag in ["--iters", "--warmup", "--adapt-iters", "--predict-iters", "--batch-size"]:
+        error_line(run(["bench", flag, str(2 * 10 ** 9)], rc=1, timeout=60), flag)
+    error_line(run(["demo", "--eval-tasks", str(2 * 10 ** 9)], rc=1, timeout=60), "--eval-tasks")
+    error_line(run(["demo", "--steps", str(2 * 10 ** 9)], rc=1, timeout=60), "--steps")
+
+
+def test_stop_during_validation():
+    """SIGTERM while validation runs: the run stops between validation tasks and exits 130, as
+    docs/CLI.md promises (it used to run the whole validation first)."""
+    d = work("stop_validation")
+    out = os.path.join(d, "run")
+    args = ["--num-filters", "8", "--set", "synthetic_classes=200", "--val-tasks", "100000", "--no-progress",
+            "--threads", "1"]
+    proc = subprocess.Popen([ARGS.mamlpp, "train", "--out", out, "--epochs", "2", "--iters-per-epoch", "1",
+                             "--batch-size", "1"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = os.path.join(out, "state.json")
+    deadline = time.time() + 120
+    while not os.path.exists(state) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    if not os.path.exists(state):
+        proc.kill()
+        raise Failure("the run never started:\n" + proc.communicate()[1])
+    time.sleep(3)  # one step (well under a second), then into the 100,000 validation tasks
+    check(proc.poll() is None, "the run ended before the signal")
+    os.kill(proc.pid, signal.SIGTERM)
+    t0 = time.time()
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise Failure("still running 60 s after SIGTERM (validation ignores the stop request)")
+    check(proc.returncode == 130, "exit code %d after SIGTERM, expected 130\n%s" % (proc.returncode, stderr))
+    check("interrupted" in stderr and "--resume" in stderr, "the stop message:\n" + stderr)
+    print("stopped %.2f s after SIGTERM" % (time.time() - t0))
+    check(read_state(out)["epochs_completed"] == 0, "no epoch was committed")
 
 
 # ---------------------------------------------------------------------------------------------

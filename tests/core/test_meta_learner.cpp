@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <memory>
 #include <string>
 
 #include "common/error.hpp"
@@ -195,6 +197,97 @@ TEST(MetaTrainStep, GradClipClampsTheNetworkAndTheRatesOnlyWhenAsked) {
     else
       EXPECT_NEAR(largest_rate_moment, (1.0 - c.adam_beta1) * raw_lslr.item<double>(), 1e-12);
   }
+}
+
+// Every tensor of both states (parameters, Adam moments, BN statistics) is bitwise equal.
+void expect_same_state(const std::vector<NamedTensor>& before, const MetaLearner& m) {
+  const auto after = m.state(true);
+  ASSERT_EQ(before.size(), after.size());
+  for (size_t i = 0; i < before.size(); ++i)
+    EXPECT_TRUE(at::equal(before[i].tensor, after[i].tensor)) << before[i].name;
+}
+
+// A model whose first Adam moments are near the largest float: loadable (every value finite), but
+// the next update divides them by a second moment near zero and overflows every parameter.
+std::unique_ptr<MetaLearner> model_about_to_overflow(Config c) {
+  const MetaLearner fresh(c);
+  std::vector<NamedTensor> state = fresh.state(true);
+  for (NamedTensor& t : state)
+    if (t.name.rfind("adam.m.", 0) == 0) t.tensor.fill_(3e38);
+  return MetaLearner::from_state(c, 7, true, state, fresh.device());
+}
+
+TEST(MetaTrainStep, UpdateThatWouldOverflowIsRejectedAndChangesNothing) {
+  for (const BnStats bn : {BnStats::Running, BnStats::Support}) {
+    Config c = small_config();
+    c.bn_stats = bn;  // Running: the BN statistics are part of the update too
+    const auto m = model_about_to_overflow(c);
+    const auto before = m->state(true);
+    try {
+      m->meta_train_step(random_tasks(c, 2, 1, 1, 3));
+      FAIL() << "an update to infinite parameters was committed";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Numerical) << e.what();
+      EXPECT_NE(std::string(e.what()).find("unchanged"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(m->step(), 7);
+    expect_same_state(before, *m);
+  }
+}
+
+TEST(MetaTrainStep, HugeMetaLrIsRejectedAndChangesNothing) {
+  // meta_lr = 1e38: the step size meta_lr / (1 - beta1) overflows float32. Whether a config
+  // accepts such a meta_lr is validate()'s business; the update itself must stay all or nothing.
+  Config c = small_config();
+  c.meta_lr = 1e38f;
+  c.meta_lr_min = 0.0f;
+  bool valid = true;
+  try {
+    validate(c);
+  } catch (const Error&) {
+    valid = false;
+  }
+  if (valid) {
+    MetaLearner m(c);
+    const auto before = m.state(true);
+    EXPECT_THROW(m.meta_train_step(random_tasks(c, 2, 1, 1, 3)), Error);
+    EXPECT_EQ(m.step(), 0);
+    expect_same_state(before, m);
+  }
+  // The Adam step on its own, whatever the config rules: it refuses, and touches nothing.
+  MetaLearner m(small_config());
+  const std::vector<at::Tensor> params = m.params().trainable(m.config());
+  std::vector<at::Tensor> grads;
+  for (const at::Tensor& p : params) grads.push_back(at::ones_like(p));
+  const AdamState fresh = adam_init(params);
+  try {
+    adam_next(params, grads, fresh, 1e38, 0.9, 0.99);
+    FAIL() << "a step size beyond float32 was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Numerical);
+    EXPECT_NE(std::string(e.what()).find("lower meta_lr"), std::string::npos) << e.what();
+  }
+  for (const at::Tensor& t : fresh.m) EXPECT_EQ(t.count_nonzero().item<int64_t>(), 0);
+}
+
+TEST(MetaTrainStep, StepCounterAtItsLimitIsRefused) {
+  const Config c = small_config();
+  const MetaLearner fresh(c);
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  const auto m = MetaLearner::from_state(c, max, true, fresh.state(true), fresh.device());
+  const auto before = m->state(true);
+  try {
+    m->meta_train_step(random_tasks(c, 2, 1, 1, 3));
+    FAIL() << "a step past the counter's limit was taken";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported) << e.what();
+    EXPECT_NE(std::string(e.what()).find("step counter"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(m->step(), max);
+  expect_same_state(before, *m);
+  // One below the limit still trains, and reaches it.
+  const auto almost = MetaLearner::from_state(c, max - 1, true, fresh.state(true), fresh.device());
+  EXPECT_EQ(almost->meta_train_step(random_tasks(c, 2, 1, 1, 3)).step, max);
 }
 
 TEST(MetaTrainStep, DaAndCosineShowInMetrics) {

@@ -1,6 +1,8 @@
 // Decoding, resizing and rotating single images.
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
 #include <numeric>
 #include <vector>
 
@@ -132,6 +134,66 @@ TEST(Decode, ErrorsNameTheFile) {
   std::vector<uint8_t> badj = {0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F'};
   test::expect_error([&] { decode_image(badj.data(), badj.size(), "/x/bad.jpg", img); },
                      ErrorKind::Format, {"/x/bad.jpg", "JPEG"});
+}
+
+// The bytes of a small valid image file whose header is then edited to claim width x height.
+std::vector<uint8_t> jpeg_claiming(uint16_t width, uint16_t height) {
+  TempDir dir;
+  test::write_jpeg(dir / "small.jpg", 8, 8, 3, std::vector<uint8_t>(8 * 8 * 3, 128));
+  std::vector<uint8_t> b = read_file_bytes((dir / "small.jpg").string());
+  // The baseline frame header: FF C0, length (2), precision (1), height (2), width (2).
+  for (size_t i = 2; i + 9 < b.size(); ++i) {
+    if (b[i] == 0xFF && b[i + 1] == 0xC0) {
+      b[i + 5] = static_cast<uint8_t>(height >> 8);
+      b[i + 6] = static_cast<uint8_t>(height & 0xFF);
+      b[i + 7] = static_cast<uint8_t>(width >> 8);
+      b[i + 8] = static_cast<uint8_t>(width & 0xFF);
+      return b;
+    }
+  }
+  throw std::runtime_error("no SOF0 marker in the test JPEG");
+}
+
+std::vector<uint8_t> png_claiming(uint32_t width, uint32_t height) {
+  TempDir dir;
+  test::write_png(dir / "small.png", 8, 8, 1, std::vector<uint8_t>(8 * 8, 128));
+  std::vector<uint8_t> b = read_file_bytes((dir / "small.png").string());
+  // Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), 5 more bytes, CRC (4).
+  for (int i = 0; i < 4; ++i) {
+    b[16 + i] = static_cast<uint8_t>(width >> (24 - 8 * i));
+    b[20 + i] = static_cast<uint8_t>(height >> (24 - 8 * i));
+  }
+  const uLong crc = crc32(0L, b.data() + 12, 17);
+  for (int i = 0; i < 4; ++i) b[29 + i] = static_cast<uint8_t>(crc >> (24 - 8 * i));
+  return b;
+}
+
+TEST(Decode, JpegBombIsRefusedBeforeAllocating) {
+  // 1 KB that claims 65500 x 65500 x 3 = 12.9 GB of pixels: refused from the header alone.
+  const std::vector<uint8_t> bomb = jpeg_claiming(65500, 65500);
+  ASSERT_LT(bomb.size(), 2000u);
+  Image8 img;
+  test::expect_error([&] { decode_image(bomb.data(), bomb.size(), "/x/bomb.jpg", img); }, ErrorKind::Format,
+                     {"/x/bomb.jpg", "65500x65500", "pixels", "limit"});
+  EXPECT_TRUE(img.pixels.empty());
+  // Just over the limit is refused as well; the same file at its real size decodes.
+  const std::vector<uint8_t> over = jpeg_claiming(static_cast<uint16_t>(kMaxImagePixels / 65500 + 1), 65500);
+  test::expect_error([&] { decode_image(over.data(), over.size(), "over.jpg", img); }, ErrorKind::Format,
+                     {"over.jpg", "limit"});
+  const std::vector<uint8_t> fine = jpeg_claiming(8, 8);
+  decode_image(fine.data(), fine.size(), "fine.jpg", img);
+  EXPECT_EQ(img.width, 8);
+}
+
+TEST(Decode, PngBombIsRefusedBeforeAllocating) {
+  const std::vector<uint8_t> bomb = png_claiming(65500, 65500);
+  Image8 img;
+  test::expect_error([&] { decode_image(bomb.data(), bomb.size(), "/x/bomb.png", img); }, ErrorKind::Format,
+                     {"/x/bomb.png", "65500x65500", "pixels", "limit"});
+  EXPECT_TRUE(img.pixels.empty());
+  const std::vector<uint8_t> fine = png_claiming(8, 8);
+  decode_image(fine.data(), fine.size(), "fine.png", img);
+  EXPECT_EQ(img.width, 8);
 }
 
 TEST(Decode, ToFloatConvertsChannels) {
