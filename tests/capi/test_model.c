@@ -148,6 +148,11 @@ static void test_create_larger_struct(void** state) {
   assert_error(maml_create(&n.base, &m), MAML_E_UNSUPPORTED, "reserved");
   assert_null(m);
   n.base.reserved1 = 0;
+  n.base.reserved2 = 1; /* 1.1's padding after grad_clip_lslr */
+  m = BOGUS_MODEL;
+  assert_error(maml_create(&n.base, &m), MAML_E_UNSUPPORTED, "reserved2");
+  assert_null(m);
+  n.base.reserved2 = 0;
   n.future_field = -1;
   m = BOGUS_MODEL;
   assert_error(maml_create(&n.base, &m), MAML_E_UNSUPPORTED, "upgrade");
