@@ -71,8 +71,9 @@ export PKG_CONFIG_PATH
 pkg-config --exists mamlpp || fail "pkg-config does not find mamlpp"
 version=$(pkg-config --modversion mamlpp)
 echo "pkg-config: mamlpp $version"
-[ "$version" = "$(sed -n 's/^#define MAMLPP_VERSION_STRING "\(.*\)"$/\1/p' "$src/include/mamlpp/mamlpp.h")" ] ||
-  fail "pkg-config version $version differs from the header's"
+header_version=$(for part in MAJOR MINOR PATCH; do
+  sed -n "s/^#define MAMLPP_VERSION_$part \([0-9]*\)$/\1/p" "$src/include/mamlpp/mamlpp.h"; done | paste -sd.)
+[ "$version" = "$header_version" ] || fail "pkg-config version $version differs from the header's $header_version"
 flags=$(pkg-config --cflags --libs mamlpp)
 echo "pkg-config --cflags --libs mamlpp: $flags"
 real_prefix=$(cd "$prefix" && pwd -P)
