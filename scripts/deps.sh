@@ -1,7 +1,29 @@
 #!/usr/bin/env bash
-# Installs what libmamlpp needs from Debian 12's packages (run as root). Does nothing for packages
-# already present, so it is cheap to run again.
+# Installs what libmamlpp needs (run as root). Does nothing for what is already present, so it is
+# cheap to run again:
+#   - Debian 12's packages, among them LibTorch 1.13 (CPU), the default LibTorch;
+#   - PyPI's torch wheel, pinned in scripts/lib/pins.sh (2.12.1, CUDA 13), once per machine into
+#     $MAMLPP_DEPS_PREFIX/torch-<pin> (default /opt/mamlpp-deps/torch-2.12.1), outside any checkout:
+#     the CUDA LibTorch that `cmake -DMAMLPP_LIBTORCH=pypi` builds against. About 4.7 GB.
+#
+#   scripts/deps.sh [--no-pypi-torch]
+#
+# --no-pypi-torch (or MAMLPP_PYPI_TORCH=0 in the environment) skips the wheel: for those who only
+# build against Debian's LibTorch.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/pins.sh
+. "$here/lib/pins.sh"
+
+pypi_torch=${MAMLPP_PYPI_TORCH:-1}
+for arg in "$@"; do
+  case $arg in
+    --no-pypi-torch) pypi_torch=0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "deps.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
 packages=(
   build-essential cmake pkg-config ccache git
   libtorch-dev            # LibTorch 1.13 (CPU)
@@ -20,8 +42,43 @@ done
 command -v python3 >/dev/null || missing+=(python3)
 command -v go >/dev/null || missing+=(golang-go)
 command -v cargo >/dev/null || missing+=(cargo)
+
+# PyPI's torch: installed with pip --target into a prefix of its own. pip skips its PEP 668
+# "externally managed" check for --target (nothing of the system Python changes), so Debian's
+# /usr/bin/python3 works as it is; Debian's python3 has no pip until python3-pip is installed.
+python=${PYTHON:-python3}
+prefix=${MAMLPP_DEPS_PREFIX:-$MAMLPP_DEPS_PREFIX_DEFAULT}
+dest=$prefix/torch-$MAMLPP_TORCH_PIN
+torch_present() {
+  [ -f "$dest/torch/share/cmake/Torch/TorchConfig.cmake" ] && [ -d "$dest/torch-$MAMLPP_TORCH_PIN.dist-info" ]
+}
+if [ "$pypi_torch" != 0 ] && ! torch_present; then
+  { command -v "$python" >/dev/null && "$python" -m pip --version >/dev/null 2>&1; } || missing+=(python3-pip)
+fi
+
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ "$pypi_torch" = 0 ]; then
+  echo "deps.sh: PyPI torch skipped (--no-pypi-torch / MAMLPP_PYPI_TORCH=0)"
+elif torch_present; then
+  echo "deps.sh: torch $MAMLPP_TORCH_PIN already in $dest"
+else
+  # Into a scratch folder first, renamed when complete: an interrupted install never looks present.
+  mkdir -p "$prefix"
+  tmp=$(mktemp -d "$prefix/.torch-$MAMLPP_TORCH_PIN.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  echo "deps.sh: installing torch==$MAMLPP_TORCH_PIN from PyPI into $dest (about 4.7 GB, a few minutes)"
+  start=$(date +%s)
+  "$python" -m pip install --no-cache-dir --disable-pip-version-check --no-warn-script-location \
+    --progress-bar off --only-binary=:all: --target "$tmp" "torch==$MAMLPP_TORCH_PIN"
+  [ -f "$tmp/torch/share/cmake/Torch/TorchConfig.cmake" ] ||
+    { echo "deps.sh: the torch wheel has no share/cmake/Torch/TorchConfig.cmake" >&2; exit 1; }
+  rm -rf "$dest"
+  mv "$tmp" "$dest"
+  trap - EXIT
+  echo "deps.sh: torch $MAMLPP_TORCH_PIN installed in $dest in $(( $(date +%s) - start )) s"
 fi

@@ -1,63 +1,116 @@
 #!/usr/bin/env bash
-# The GPU check: on a machine with a CUDA GPU and PyTorch installed, build libmamlpp against the
-# CUDA LibTorch bundled inside PyTorch, run the C++ core and C ABI tests with CUDA as the device,
-# and run the benchmark for both inner-loop paths. Budget: under 8 minutes on 16 cores.
-# CPU-only CI never runs this.
+# The GPU check: on a machine with a CUDA GPU, build libmamlpp exactly as CI's CUDA build does
+# (scripts/lib/cuda-build.sh: the same CMake options and LibTorch checks), run the C++ core and
+# C ABI tests with CUDA as the device, and benchmark both inner-loop paths. Budget: under 8 minutes
+# on 16 cores. CPU-only CI never runs the GPU parts; `--dry-run` runs everything else.
 #
-#   scripts/gpu-check.sh [out-dir]     (figures and logs go to out-dir, default ./gpu-check-out)
+#   scripts/gpu-check.sh [--dry-run] [out-dir]   (figures and logs go to out-dir, default
+#                                                 $OUT or ./gpu-check-out)
+#
+# The LibTorch: the pinned PyPI wheel where scripts/deps.sh installed it, else the torch package
+# that $PYTHON (default python3) imports (a GPU machine may have no network for deps.sh), else
+# MAMLPP_GPU_LIBTORCH=<LibTorch root>. Build folder: MAMLPP_GPU_BUILD (default build-cuda, CI's).
+#
+# --dry-run, for a machine without a GPU: the same LibTorch choice, configure, build, probes and
+# summary; the GPU test list instead of the GPU test run; the benchmark's exact commands on the
+# CPU, shortened. Exit status: 0 when everything that ran passed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-${OUT:-$root/gpu-check-out}}
-build=${MAMLPP_GPU_BUILD:-$root/build-gpu}
+. "$root/scripts/lib/cuda-build.sh"
+
+dry=0
+out=
+for arg in "$@"; do
+  case $arg in
+    --dry-run) dry=1 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -*) echo "gpu-check.sh: unknown option $arg" >&2; exit 2 ;;
+    *) out=$arg ;;
+  esac
+done
+out=${out:-${OUT:-$root/gpu-check-out}}
+build=${MAMLPP_GPU_BUILD:-$root/build-cuda}
 mkdir -p "$out"
 log() { echo "[gpu-check $(date +%H:%M:%S)] $*" | tee -a "$out/summary.txt"; }
+[ $dry = 1 ] && log "dry run: no GPU is used; GPU steps are listed or run on the CPU"
 
+# 1. The LibTorch and the machine.
 python=${PYTHON:-python3}
-prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null) || {
-  log "PyTorch is not importable with $python: cannot find a CUDA LibTorch"; exit 2; }
-"$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda,
-  "gpus", torch.cuda.device_count(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' \
-  | tee -a "$out/summary.txt"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | tee -a "$out/summary.txt"
+libtorch=${MAMLPP_GPU_LIBTORCH:-}
+if [ -z "$libtorch" ]; then
+  if [ -n "$(mamlpp_pypi_torch_root)" ]; then
+    libtorch=pypi
+    log "LibTorch: PyPI torch $MAMLPP_TORCH_PIN in $(mamlpp_pypi_torch_root) (scripts/deps.sh), as in CI"
+  elif libtorch=$("$python" -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null); then
+    log "LibTorch: the torch package $python imports, $libtorch ($("$python" -c 'import torch; print(torch.__version__, "CUDA", torch.version.cuda)' 2>/dev/null)); CI pins $MAMLPP_TORCH_PIN"
+  else
+    log "no LibTorch: run scripts/deps.sh, install torch for $python, or set MAMLPP_GPU_LIBTORCH"
+    exit 2
+  fi
+fi
+nvcc=$(mamlpp_find_nvcc) || { log "no CUDA toolkit (nvcc): PyTorch's CMake files need it"; exit 2; }
+log "nvcc: $nvcc ($("$nvcc" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'))"
+if command -v nvidia-smi >/dev/null 2>&1; then
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$out/summary.txt"
+else
+  log "nvidia-smi: not found"
+fi
+log "cores: $(nproc), build folder: $build"
 
-# What this machine lacks is left out of the build rather than failing it: the core library, its
-# C ABI and the benchmark need only LibTorch and nlohmann-json.
-opts=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$prefix" -DMAMLPP_BUILD_EXAMPLES=OFF)
-pkg-config --exists libzip 2>/dev/null || log "libzip missing: datasets from archives are not built"
+# 2. Configure and build: CI's CUDA build.
 start=$(date +%s)
-cmake -S "$root" -B "$build" "${opts[@]}" >"$out/configure.log" 2>&1 || {
-  log "configure failed (see configure.log)"; tail -20 "$out/configure.log"; exit 3; }
-cmake --build "$build" -j"$(nproc)" >"$out/build.log" 2>&1 || {
+mamlpp_cuda_configure "$root" "$build" "$libtorch" >"$out/configure.log" 2>&1 || {
+  log "configure failed (see configure.log)"; grep -A8 "CMake Error" "$out/configure.log" | head -30; exit 3; }
+grep "^-- libmamlpp:" "$out/configure.log" | tee -a "$out/summary.txt"
+mamlpp_cuda_probes "$build" | tee -a "$out/summary.txt"
+mamlpp_cuda_build "$build" "$(nproc)" >"$out/build.log" 2>&1 || {
   log "build failed (see build.log)"; grep -m20 -E 'error' "$out/build.log"; exit 4; }
 log "configured and built in $(( $(date +%s) - start )) s"
-if grep -q '^MAMLPP_HAVE_CUDA_MEMORY_STATS:INTERNAL=1' "$build/CMakeCache.txt"; then
-  log "GPU memory statistics: on (maml_cuda_memory, the bench's dev MiB column)"
+
+# 3. The C++ core and C ABI tests on CUDA (they read MAMLPP_TEST_DEVICE).
+status=0
+if [ $dry = 1 ]; then
+  MAMLPP_TEST_DEVICE=cuda ctest --test-dir "$build" -N -L 'core|capi' >"$out/tests.log" 2>&1
+  n=$(sed -n 's/^Total Tests: //p' "$out/tests.log")
+  log "core + capi tests on CUDA: would run ${n:-0} tests (listed in tests.log)"
+  [ "${n:-0}" -gt 0 ] || status=5
 else
-  log "GPU memory statistics: OFF, the allocator probe failed (see CMakeFiles/CMakeError.log or configure.log)"
+  start=$(date +%s)
+  # Four test processes at once, each with its share of the cores for LibTorch's OpenMP threads.
+  OMP_NUM_THREADS=$(( $(nproc) / 4 > 0 ? $(nproc) / 4 : 1 )) MAMLPP_TEST_DEVICE=cuda ctest --test-dir "$build" -L 'core|capi' --output-on-failure -j4 --timeout 300 \
+    >"$out/tests.log" 2>&1
+  status=$?
+  log "core + capi tests on CUDA: exit $status in $(( $(date +%s) - start )) s ($(grep -E 'tests passed' "$out/tests.log"))"
 fi
 
-# Tests on CUDA: the C ABI and core tests read MAMLPP_TEST_DEVICE.
-export MAMLPP_TEST_DEVICE=cuda
-start=$(date +%s)
-ctest --test-dir "$build" -L 'core|capi' --output-on-failure -j4 --timeout 300 >"$out/tests.log" 2>&1
-status=$?
-log "core + capi tests on CUDA: exit $status in $(( $(date +%s) - start )) s ($(grep -E 'tests passed' "$out/tests.log"))"
-
-# The benchmark, both paths.
+# 4. The benchmark, both paths; then what deterministic cuDNN costs (docs/DECISIONS.md): the same,
+#    letting cuDNN pick any algorithm. A dry run runs the same commands on the CPU, one short step.
 cli=$build/src/cli/mamlpp
-if [ -x "$cli" ]; then
-  start=$(date +%s)
-  "$cli" bench --device cuda --json "$out/bench-cuda.json" >"$out/bench-cuda.txt" 2>&1
-  log "bench on CUDA: exit $? in $(( $(date +%s) - start )) s"
-  cat "$out/bench-cuda.txt"
-  # What deterministic cuDNN costs (docs/DECISIONS.md): the same, letting cuDNN pick any algorithm.
-  start=$(date +%s)
-  MAMLPP_CUDNN_DETERMINISTIC=0 "$cli" bench --device cuda --configs omniglot-5w1s,omniglot-20w1s \
-    --json "$out/bench-cuda-nondeterministic.json" >"$out/bench-cuda-nondeterministic.txt" 2>&1
-  log "bench on CUDA, nondeterministic cuDNN: exit $? in $(( $(date +%s) - start )) s"
-  cat "$out/bench-cuda-nondeterministic.txt"
-else
-  log "the mamlpp command was not built (missing CLI11/libzip?): no benchmark"
+device=cuda
+quick=()
+if [ $dry = 1 ]; then
+  device=cpu
+  quick=(--warmup 0 --iters 1 --adapt-iters 1 --predict-iters 1)
 fi
-nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader 2>/dev/null | tee -a "$out/summary.txt"
+bench() {  # bench NAME CONFIGS [VAR=value...] [-- bench options...]
+  local name=$1 configs=$2 t rc envs=() extra=()
+  shift 2
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  extra=("$@")
+  [ $dry = 1 ] && configs=omniglot-5w1s
+  t=$(date +%s)
+  env "${envs[@]}" "$cli" bench --device "$device" --configs "$configs" "${quick[@]}" "${extra[@]}" \
+    --json "$out/$name.json" >"$out/$name.txt" 2>&1
+  rc=$?
+  log "$name on $device ($configs ${envs[*]} ${extra[*]}): exit $rc in $(( $(date +%s) - t )) s"
+  cat "$out/$name.txt"
+  [ $rc = 0 ] || status=6
+}
+bench bench-cuda omniglot-5w1s,omniglot-20w1s,mini-5w1s
+# What deterministic cuDNN costs: the same, letting cuDNN pick any algorithm.
+bench bench-cuda-nondeterministic omniglot-5w1s,omniglot-20w1s -- --cuda-nondeterministic
+command -v nvidia-smi >/dev/null 2>&1 &&
+  nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader 2>/dev/null | tee -a "$out/summary.txt"
+log "done: exit $status"
 exit $status

@@ -193,7 +193,7 @@ static void test_load_across_devices(void** state) {
   size_t first_size = 0, moved_size = 0, again_size = 0;
   int32_t type = -1, from;
   (void)state;
-  if (maml_cuda_device_count() == 0) skip();
+  skip_without_gpu();
   small_config(&c);
   for (from = MAML_DEVICE_CPU; from <= MAML_DEVICE_CUDA; ++from) {
     const int32_t to = from == MAML_DEVICE_CPU ? MAML_DEVICE_CUDA : MAML_DEVICE_CPU;

@@ -199,7 +199,7 @@ static void test_cuda_memory(void** state) {
   assert_error(maml_cuda_memory(-1, 0, &current, &peak), MAML_E_INVALID_ARGUMENT, "device_index");
   assert_error(maml_cuda_memory(maml_cuda_device_count(), 0, &current, &peak), MAML_E_DEVICE, "CUDA");
   assert_true(current == -7 && peak == -7); /* outputs untouched on error */
-  if (maml_cuda_device_count() == 0) skip();
+  skip_without_gpu();
 
   assert_ok(maml_cuda_memory(0, 1, NULL, NULL)); /* NULL outputs are allowed */
   assert_ok(maml_cuda_memory(0, 1, &before, NULL));

@@ -64,6 +64,17 @@ static inline void assert_no_error(void) {
   if (msg[0] != '\0') fail_msg("maml_last_error() is \"%s\" after a successful call", msg);
 }
 
+/* For the part of a test that needs a CUDA GPU: without one, prints "skipped: no GPU ..." (CI has
+ * none; scripts/test.sh lists these lines after each suite) and skips the rest of the test.
+ * scripts/gpu-check.sh runs them on a GPU. */
+#define skip_without_gpu()                                                                      \
+  do {                                                                                          \
+    if (maml_cuda_device_count() == 0) {                                                        \
+      print_message("skipped: no GPU: %s needs a CUDA device\n", __func__);                     \
+      skip();                                                                                   \
+    }                                                                                           \
+  } while (0)
+
 /* ---------------------------------------------------------------------------------------------
  * A small, fast configuration
  * ------------------------------------------------------------------------------------------- */
