@@ -6,23 +6,36 @@
 #     $MAMLPP_DEPS_PREFIX/torch-<pin> (default /opt/mamlpp-deps/torch-2.12.1), outside any checkout:
 #     the CUDA LibTorch that `cmake -DMAMLPP_LIBTORCH=pypi` builds against. About 4.7 GB.
 #
-#   scripts/deps.sh [--no-pypi-torch]
+#   scripts/deps.sh [--no-pypi-torch | --pypi-torch]
 #
-# --no-pypi-torch (or MAMLPP_PYPI_TORCH=0 in the environment) skips the wheel: for those who only
-# build against Debian's LibTorch.
+# The wheel is installed when the CUDA toolkit (nvcc) is there, as on the project's machines: a
+# CUDA LibTorch's CMake files need it, so without it the wheel could not be built against.
+# --no-pypi-torch (MAMLPP_PYPI_TORCH=0) skips the wheel: the README's first command, which builds
+# against Debian's LibTorch, passes it. --pypi-torch (MAMLPP_PYPI_TORCH=1) installs it regardless.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/pins.sh
 . "$here/lib/pins.sh"
 
-pypi_torch=${MAMLPP_PYPI_TORCH:-1}
+pypi_torch=${MAMLPP_PYPI_TORCH:-auto}
 for arg in "$@"; do
   case $arg in
     --no-pypi-torch) pypi_torch=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --pypi-torch) pypi_torch=1 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "deps.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
+
+if [ "$pypi_torch" = auto ]; then
+  # shellcheck source=lib/cuda-build.sh
+  if (. "$here/lib/cuda-build.sh" && mamlpp_find_nvcc >/dev/null); then
+    pypi_torch=1
+  else
+    pypi_torch=0
+    echo "deps.sh: no CUDA toolkit (nvcc): PyPI's CUDA torch skipped (--pypi-torch installs it anyway)"
+  fi
+fi
 
 packages=(
   build-essential cmake pkg-config ccache git
@@ -63,7 +76,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "$pypi_torch" = 0 ]; then
-  echo "deps.sh: PyPI torch skipped (--no-pypi-torch / MAMLPP_PYPI_TORCH=0)"
+  echo "deps.sh: PyPI torch skipped"
 elif torch_present; then
   echo "deps.sh: torch $MAMLPP_TORCH_PIN already in $dest"
 else

@@ -448,7 +448,12 @@ static void test_predict_many_in_chunks(void** state) {
   for (k = 0; k < 3; ++k) { /* the first, one in the middle and the last example, alone */
     const int32_t at = k == 0 ? 0 : k == 1 ? n / 2 + 7 : n - 1;
     assert_ok(maml_predict(l, x + (size_t)at * WIDE_PIXELS, 1, one, labels + k));
-    for (j = 0; j < T_WAY; ++j) assert_float_equal(one[j], all[(size_t)at * T_WAY + (size_t)j], 1e-4);
+    /* Relative: a batch of 1 and one of 256 may take different GEMM kernels (LibTorch 2.x's do),
+     * and the logits of this wide random model reach several hundred. */
+    for (j = 0; j < T_WAY; ++j) {
+      const float want = all[(size_t)at * T_WAY + (size_t)j];
+      assert_float_equal(one[j], want, 1e-5 * (1.0 + fabs(want)));
+    }
   }
   maml_learner_free(l);
   free(x);
