@@ -646,3 +646,60 @@ func TestFinalizers(t *testing.T) {
 	runtime.GC()
 	runtime.GC()
 }
+
+func TestMetadata(t *testing.T) {
+	m := must(mamlpp.NewModel(smallConfig()))
+	defer m.Close()
+	if keys := must(m.MetadataKeys()); len(keys) != 0 {
+		t.Fatal(keys)
+	}
+	const unicode = "Zo\u00eb \u2713 \U0001F600 tab\tnewline\n\"q\" \\"
+	for k, v := range map[string]string{"mamlpp.preprocessing": `{"invert":true}`, "author": unicode, "empty": ""} {
+		if err := m.SetMetadata(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(m *mamlpp.Model) {
+		t.Helper()
+		if keys := must(m.MetadataKeys()); !reflect.DeepEqual(keys, []string{"author", "empty", "mamlpp.preprocessing"}) {
+			t.Fatal(keys)
+		}
+		if v, ok, err := m.Metadata("author"); err != nil || !ok || v != unicode {
+			t.Fatal(v, ok, err)
+		}
+		if v, ok, err := m.Metadata("empty"); err != nil || !ok || v != "" {
+			t.Fatal(v, ok, err)
+		}
+		if _, ok, err := m.Metadata("absent"); err != nil || ok {
+			t.Fatal(ok, err)
+		}
+	}
+	check(m)
+	path := filepath.Join(t.TempDir(), "md.maml")
+	if err := m.SaveInferenceOnly(path); err != nil {
+		t.Fatal(err)
+	}
+	loaded := must(mamlpp.LoadOn(path, mamlpp.DeviceCPU, 0))
+	defer loaded.Close()
+	check(loaded)
+	fromBytes := must(mamlpp.LoadBytesOn(must(m.Bytes()), mamlpp.DeviceCPU, 0))
+	defer fromBytes.Close()
+	check(fromBytes)
+
+	for _, bad := range [][2]string{{"", "v"}, {"a b", "v"}, {"step", "v"}, {"libmamlpp.x", "v"}, {"author", "bell\a"}, {"author", "a\x00b"}} {
+		wantStatus(t, m.SetMetadata(bad[0], bad[1]), mamlpp.ErrInvalidArgument)
+	}
+	_, _, err := m.Metadata("config")
+	wantStatus(t, err, mamlpp.ErrInvalidArgument)
+	check(m) // failed calls changed nothing
+
+	if err := m.RemoveMetadata("empty"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveMetadata("empty"); err != nil {
+		t.Fatal(err)
+	}
+	if keys := must(m.MetadataKeys()); !reflect.DeepEqual(keys, []string{"author", "mamlpp.preprocessing"}) {
+		t.Fatal(keys)
+	}
+}

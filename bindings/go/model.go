@@ -425,6 +425,85 @@ func (m *Model) BytesInferenceOnly() ([]byte, error) { return m.bytes(C.MAML_SAV
 // MarshalBinary implements encoding.BinaryMarshaler (same as Bytes).
 func (m *Model) MarshalBinary() ([]byte, error) { return m.Bytes() }
 
+// SetMetadata sets the user metadata entry key to value, replacing any previous value
+// (maml_set_metadata). It is saved with the model. Errors (StatusInvalidArgument): a reserved or
+// malformed key or value, a NUL byte, or past the limits (docs/FILE_FORMAT.md).
+func (m *Model) SetMetadata(key, value string) error {
+	v, err := cText(value, "metadata value")
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(v))
+	return m.setMetadata(key, v)
+}
+
+// RemoveMetadata removes the user metadata entry key (maml_set_metadata with a NULL value);
+// removing an absent key is not an error.
+func (m *Model) RemoveMetadata(key string) error { return m.setMetadata(key, nil) }
+
+func (m *Model) setMetadata(key string, value *C.char) error {
+	k, err := cText(key, "metadata key")
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(k))
+	if err := m.lock(); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	return call(func() C.maml_status { return C.maml_set_metadata(m.p, k, value) })
+}
+
+// Metadata returns the value of the user metadata entry key and whether the model has it
+// (maml_get_metadata).
+func (m *Model) Metadata(key string) (string, bool, error) {
+	k, err := cText(key, "metadata key")
+	if err != nil {
+		return "", false, err
+	}
+	defer C.free(unsafe.Pointer(k))
+	if err := m.rlock(); err != nil {
+		return "", false, err
+	}
+	defer m.mu.RUnlock()
+	var out *C.char
+	if err := call(func() C.maml_status { return C.maml_get_metadata(m.p, k, &out) }); err != nil {
+		return "", false, err
+	}
+	if out == nil {
+		return "", false, nil
+	}
+	defer C.maml_buffer_free(unsafe.Pointer(out))
+	return C.GoString(out), true, nil
+}
+
+// MetadataKeys returns the keys of the user metadata entries, sorted (maml_list_metadata).
+func (m *Model) MetadataKeys() ([]string, error) {
+	if err := m.rlock(); err != nil {
+		return nil, err
+	}
+	defer m.mu.RUnlock()
+	var data *C.char
+	var size C.size_t
+	if err := call(func() C.maml_status { return C.maml_list_metadata(m.p, &data, &size) }); err != nil {
+		return nil, err
+	}
+	keys := []string{}
+	if data == nil {
+		return keys, nil
+	}
+	defer C.maml_buffer_free(unsafe.Pointer(data))
+	raw := C.GoBytes(unsafe.Pointer(data), C.int(size))
+	start := 0
+	for i, b := range raw {
+		if b == 0 {
+			keys = append(keys, string(raw[start:i]))
+			start = i + 1
+		}
+	}
+	return keys, nil
+}
+
 // Config is the model's configuration (maml_get_config); for a loaded model, the file's config
 // with the device it was loaded onto.
 func (m *Model) Config() (Config, error) {
@@ -506,6 +585,15 @@ func (m *Model) NWay() int { return m.nWay }
 
 // ExampleLen is C*H*W, the float32 values of one example.
 func (m *Model) ExampleLen() int { return m.exampleLen }
+
+func cText(s, what string) (*C.char, error) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return nil, invalid(what + " contains a NUL byte")
+		}
+	}
+	return C.CString(s), nil
+}
 
 func cString(s string) (*C.char, error) {
 	for i := 0; i < len(s); i++ {

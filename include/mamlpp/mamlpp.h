@@ -64,8 +64,8 @@
  *    and its step counter are exactly as before, and output handles are set to NULL.
  *  - Ownership. Handles (maml_model, maml_learner) are opaque; each has its free call, and every
  *    free call accepts NULL. Arrays passed in are read during the call only (the library copies
- *    what it keeps). Arrays passed out are allocated by the caller, except maml_save_buffer's,
- *    which is released with maml_buffer_free. Output handles are always the last argument.
+ *    what it keeps). Arrays passed out are allocated by the caller, except maml_save_buffer's
+ *    and the metadata strings, which are released with maml_buffer_free. Output handles are always the last argument.
  *  - Structs begin with uint32_t struct_size, which the caller sets to sizeof(the struct) (the
  *    init calls and the `{ sizeof(...) }` initialisers do it). Structs only ever grow at the end:
  *    a program built against an older header passes its smaller struct_size, fields it lacks take
@@ -76,11 +76,11 @@
  *    MAML_E_UNSUPPORTED: it may be a later version's field) and are 0 on output.
  *  - Data. Images are float32 in NCHW order (example, channel, row, column); labels are int32 in
  *    [0, n_way). NaN or infinite inputs are refused with MAML_E_NUMERICAL.
- *  - Threads. All calls are thread-safe for different handles. For one maml_model, the one call
- *    that changes it, maml_meta_train_step, needs exclusive access (as does maml_free); every
- *    call that takes a const maml_model* (maml_evaluate, maml_adapt, maml_adapt_tasks, maml_get_*,
- *    maml_inner_lr_*, maml_num_parameters, maml_save*) may run from many threads at once while
- *    no training step runs. For one maml_learner, every call but maml_learner_free may run from
+ *  - Threads. All calls are thread-safe for different handles. For one maml_model, the calls
+ *    that change it, maml_meta_train_step and maml_set_metadata, need exclusive access (as does
+ *    maml_free); every call that takes a const maml_model* (maml_evaluate, maml_adapt,
+ *    maml_adapt_tasks, maml_get_*, maml_list_metadata, maml_inner_lr_*, maml_num_parameters,
+ *    maml_save*) may run from many threads at once while no such change runs. For one maml_learner, every call but maml_learner_free may run from
  *    many threads at once. The library takes no locks for you across those rules.
  *  - Versions. "Since 1.x" says which release added a call or field. Calls marked EXPERIMENTAL
  *    rest on LibTorch internals: they keep their signature within ABI 1, but what they report may
@@ -423,8 +423,48 @@ MAML_API maml_status maml_save_buffer(const maml_model* model, void** data, size
 MAML_API maml_status maml_save_buffer_ex(const maml_model* model, int32_t flags, void** data,
                                          size_t* size);
 
-/** Frees memory returned by maml_save_buffer*. NULL is a no-op. Since 1.0. */
+/** Frees memory returned by maml_save_buffer*, maml_get_metadata and maml_list_metadata. NULL
+ *  is a no-op. Since 1.0. */
 MAML_API void maml_buffer_free(void* data);
+
+/* User metadata: text a host attaches to a model and that travels inside its file (the
+ * safetensors header's "__metadata__"; docs/FILE_FORMAT.md section 4.1): what the model expects
+ * of its inputs, its class names, a description. maml_save* writes a model's entries and
+ * maml_load* restores them; a file written without any has none. The `mamlpp` command stores
+ * the preprocessing and the class names under "mamlpp.preprocessing" and "mamlpp.class_names"
+ * (docs/CLI.md), which any host may read or write too.
+ *   - A key is 1 to 128 bytes of ASCII letters, digits and . _ - : /  The library's own keys
+ *     (format, format_version, library_version, config, step, has_optimizer, dtype) and every key
+ *     beginning with "libmamlpp." are reserved and refused.
+ *   - A value is NUL-terminated UTF-8 text of at most 65536 bytes (the terminator not counted)
+ *     without control characters other than tab, line feed and carriage return.
+ *   - A model holds at most 256 entries of 262144 bytes of keys and values together, so that
+ *     saving never fails for its metadata. */
+
+/** Sets the metadata entry `key` to a copy of `value`, replacing any previous value; a NULL value
+ *  removes the entry (removing a key the model does not hold is not an error). The change is in
+ *  the model only until it is saved. Threading: it changes the model, so it needs exclusive
+ *  access, like maml_meta_train_step. Errors (and then the metadata is unchanged):
+ *  MAML_E_INVALID_ARGUMENT (model or key NULL, a key or value breaking the rules above, or the
+ *  entry would pass the count or size limit; the message says which), MAML_E_OUT_OF_MEMORY.
+ *  Since 1.1. */
+MAML_API maml_status maml_set_metadata(maml_model* model, const char* key, const char* value);
+
+/** Copies the value of the metadata entry `key` into memory the library allocates: *value
+ *  receives a NUL-terminated string that the caller releases with maml_buffer_free. A key the
+ *  model does not hold is not an error: MAML_OK with *value = NULL (so "absent" and "empty"
+ *  differ: an empty value is ""). Threading: as any const-model call. Errors (and then
+ *  *value = NULL): MAML_E_INVALID_ARGUMENT (model, key or value NULL, or a key that breaks the
+ *  rules above, which no model can hold, e.g. a reserved one), MAML_E_OUT_OF_MEMORY. Since 1.1. */
+MAML_API maml_status maml_get_metadata(const maml_model* model, const char* key, char** value);
+
+/** The keys of the model's metadata entries, sorted by byte value, each followed by a NUL byte,
+ *  in one block the library allocates: *keys receives it (release it with maml_buffer_free) and
+ *  *size its length in bytes, terminators included ("author\0notes\0" is 13). A model without
+ *  metadata gives *keys = NULL and *size = 0. Threading: as any const-model call. Errors (and
+ *  then *keys = NULL, *size = 0): MAML_E_INVALID_ARGUMENT (a NULL argument),
+ *  MAML_E_OUT_OF_MEMORY. Since 1.1. */
+MAML_API maml_status maml_list_metadata(const maml_model* model, char** keys, size_t* size);
 
 /* ============================================================================================ */
 /* 5. Diagnostics: the LSLR table, devices, memory                                               */

@@ -1,5 +1,6 @@
-// Meta-initialisation files: maml_save*, maml_load*, maml_buffer_free. The format lives in
-// src/io; this file only converts between the model's tensors and the file's byte arrays.
+// Meta-initialisation files: maml_save*, maml_load*, maml_buffer_free, and the user metadata
+// the files carry (maml_*_metadata). The format lives in src/io; this file only converts between
+// the model's tensors and the file's byte arrays.
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -21,8 +22,10 @@ bool inference_only(int32_t flags) {
   return (flags & MAML_SAVE_INFERENCE_ONLY) != 0;
 }
 
-std::vector<uint8_t> encode(const MetaLearner& m, bool with_optimizer) {
+std::vector<uint8_t> encode(const maml_model* model, bool with_optimizer) {
+  const MetaLearner& m = model_of(model);
   io::ModelFile file;
+  file.user_metadata = model->metadata;
   file.config = m.config();
   file.step = m.step();
   file.has_optimizer = with_optimizer;
@@ -64,6 +67,7 @@ std::unique_ptr<maml_model> decode(const uint8_t* data, size_t size, int32_t dev
   }
   auto model = std::make_unique<maml_model>();
   model->impl = MetaLearner::from_state(cfg, file.step, file.has_optimizer, tensors, device);
+  model->metadata = std::move(file.user_metadata);
   return model;
 }
 
@@ -75,10 +79,10 @@ maml_status maml_save(const maml_model* model, const char* path) { return maml_s
 
 maml_status maml_save_ex(const maml_model* model, const char* path, int32_t flags) {
   return guarded([&] {
-    const MetaLearner& m = model_of(model);
+    model_of(model);
     require_non_null(path, "path");
     if (*path == '\0') throw invalid_argument("path must not be empty");
-    const std::vector<uint8_t> bytes = encode(m, !inference_only(flags));
+    const std::vector<uint8_t> bytes = encode(model, !inference_only(flags));
     io::atomic_write_file(path, bytes);
   });
 }
@@ -93,8 +97,8 @@ maml_status maml_save_buffer_ex(const maml_model* model, int32_t flags, void** d
     require_non_null(size, "size");
     *data = nullptr;
     *size = 0;
-    const MetaLearner& m = model_of(model);
-    const std::vector<uint8_t> bytes = encode(m, !inference_only(flags));
+    model_of(model);
+    const std::vector<uint8_t> bytes = encode(model, !inference_only(flags));
     void* out = std::malloc(bytes.size());
     if (out == nullptr) throw std::bad_alloc();
     std::memcpy(out, bytes.data(), bytes.size());
@@ -134,5 +138,61 @@ maml_status maml_load_buffer(const void* data, size_t size, int32_t device_type,
 }
 
 void maml_buffer_free(void* data) { std::free(data); }
+
+maml_status maml_set_metadata(maml_model* model, const char* key, const char* value) {
+  return guarded([&] {
+    model_of(model);
+    require_non_null(key, "key");
+    const std::string k = key;
+    io::check_metadata_key(k);
+    if (value == nullptr) {
+      model->metadata.erase(k);
+      return;
+    }
+    // Checked on a copy, then swapped in: a refused entry leaves the metadata as it was.
+    io::UserMetadata next = model->metadata;
+    next[k] = value;
+    io::check_user_metadata(next);
+    model->metadata.swap(next);
+  });
+}
+
+maml_status maml_get_metadata(const maml_model* model, const char* key, char** value) {
+  return guarded([&] {
+    require_non_null(value, "value");
+    *value = nullptr;
+    model_of(model);
+    require_non_null(key, "key");
+    io::check_metadata_key(key);
+    const auto it = model->metadata.find(key);
+    if (it == model->metadata.end()) return;
+    char* out = static_cast<char*>(std::malloc(it->second.size() + 1));
+    if (out == nullptr) throw std::bad_alloc();
+    std::memcpy(out, it->second.c_str(), it->second.size() + 1);
+    *value = out;
+  });
+}
+
+maml_status maml_list_metadata(const maml_model* model, char** keys, size_t* size) {
+  return guarded([&] {
+    require_non_null(keys, "keys");
+    require_non_null(size, "size");
+    *keys = nullptr;
+    *size = 0;
+    model_of(model);
+    size_t total = 0;
+    for (const auto& entry : model->metadata) total += entry.first.size() + 1;
+    if (total == 0) return;
+    char* out = static_cast<char*>(std::malloc(total));
+    if (out == nullptr) throw std::bad_alloc();
+    char* p = out;
+    for (const auto& entry : model->metadata) {  // std::map: sorted by byte value
+      std::memcpy(p, entry.first.c_str(), entry.first.size() + 1);
+      p += entry.first.size() + 1;
+    }
+    *keys = out;
+    *size = total;
+  });
+}
 
 }  // extern "C"

@@ -10,10 +10,14 @@
 #include "common/error.hpp"
 #include "core/learner.hpp"
 #include "core/meta_learner.hpp"
+#include "io/user_metadata.hpp"
 #include "mamlpp/mamlpp.h"
 
 struct maml_model {
   std::unique_ptr<mamlpp::MetaLearner> impl;
+  // maml_set_metadata's entries, within io/user_metadata.hpp's rules; saved and loaded with the
+  // model (the file's user metadata).
+  mamlpp::io::UserMetadata metadata;
 };
 
 struct maml_learner {

@@ -191,6 +191,18 @@ void print_lslr(const Inspected& in) {
                               : "");
 }
 
+// Why the running statistics may sit at their initial 0 and 1: only bn_stats = running uses them,
+// and only then does meta-training update them.
+std::string running_stats_note(const maml_config& c, int64_t step) {
+  if (c.bn_stats != MAML_BN_RUNNING)
+    return "running_mean/running_var are not used with bn_stats " + enum_name("bn_stats", c.bn_stats) +
+           " (" + (c.bn_stats == MAML_BN_SUPPORT ? "predictions use the support set's statistics" :
+                   "predictions use the statistics of the batch being classified") +
+           "), so meta-training leaves them at their initial 0 and 1; only bn_stats running updates and uses them";
+  if (step == 0) return "running statistics: still at their initial 0 and 1 (no meta-train step yet)";
+  return "running statistics: updated by meta-training and used for queries and predictions (bn_stats running)";
+}
+
 void print_bn(const Inspected& in) {
   std::printf("\nBatch norm per stage and %s (mean +- std over the %d channels):\n",
               in.config.per_step_bn ? "inner step (per-step rows)" : "shared row", in.config.num_filters);
@@ -198,6 +210,26 @@ void print_bn(const Inspected& in) {
   for (const BnRow& r : in.bn)
     std::printf("%-5d  %-4d  %7.4f +- %-7.4f  %7.4f +- %-7.4f  %-12.4f  %-11.4f\n", r.stage, r.row, r.gamma.mean,
                 r.gamma.std, r.beta.mean, r.beta.std, r.mean.mean, r.var.mean);
+  std::printf("(%s)\n", running_stats_note(in.config, in.step).c_str());
+}
+
+// The user metadata (maml_list_metadata): long values cut for the terminal; --json has them whole.
+void print_metadata(const Inspected& in) {
+  const auto& md = in.file.user_metadata;
+  if (md.empty()) {
+    std::printf("\nMetadata: none (no preprocessing recorded: 'mamlpp predict' will warn and use defaults)\n");
+    return;
+  }
+  std::printf("\nMetadata (%zu entr%s):\n", md.size(), md.size() == 1 ? "y" : "ies");
+  size_t w = 0;
+  for (const auto& [k, v] : md) w = std::max(w, k.size());
+  for (const auto& [k, v] : md) {
+    std::string shown = v;
+    for (char& ch : shown)
+      if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+    if (shown.size() > 100) shown = shown.substr(0, 97) + "... (" + std::to_string(v.size()) + " bytes)";
+    std::printf("  %-*s  %s\n", static_cast<int>(w), k.c_str(), shown.c_str());
+  }
 }
 
 void write_svg(const Inspected& in, const std::string& out) {
@@ -237,7 +269,9 @@ void write_json(const Inspected& in, const std::string& out) {
             {"has_optimizer", in.file.has_optimizer},
             {"parameters", in.parameters},
             {"inner_lrs", lslr},
-            {"batch_norm", bnj}};
+            {"batch_norm", bnj},
+            {"running_stats_note", running_stats_note(in.config, in.step)},
+            {"metadata", in.file.user_metadata}};
   j["config"] = config_to_canonical(in.config);
   write_json_file(out, j);
 }
@@ -247,6 +281,7 @@ int run_inspect(const InspectOptions& o) {
   print_summary(in);
   print_lslr(in);
   print_bn(in);
+  print_metadata(in);
   if (!o.svg.empty()) write_svg(in, o.svg);
   if (!o.json_out.empty()) write_json(in, o.json_out);
   return kExitOk;
@@ -257,7 +292,7 @@ int run_inspect(const InspectOptions& o) {
 Command add_inspect_command(CLI::App& root) {
   auto o = std::make_shared<InspectOptions>();
   CLI::App* app = root.add_subcommand(
-      "inspect", "Show a model file: config, learned inner learning rates (table + SVG chart), batch-norm summary");
+      "inspect", "Show a model file: config, learned inner learning rates (table + SVG chart), batch-norm summary, metadata");
   app->add_option("--model,-m", o->model, "model file (.maml)")->required()->type_name("FILE");
   app->add_option("--svg", o->svg, "write a line chart + heatmap of the learned inner learning rates")
       ->type_name("FILE");

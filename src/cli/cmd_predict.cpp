@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "cli/checkpoints.hpp"
 #include "cli/commands.hpp"
@@ -87,32 +88,40 @@ SupportSet read_support(const PredictOptions& o) {
   return s;
 }
 
-// How the model's training images were preprocessed: from the run's state.json beside the
-// model when there is one, then the flags.
-Preprocess preprocessing(const PredictOptions& o) {
+// How the model's training images were preprocessed: from the model file's metadata
+// ("mamlpp.preprocessing", written by `mamlpp train`), else from the run's state.json beside the
+// model (files written before the metadata existed), then the flags. The file wins over a
+// state.json: it travels with the model, while a state.json beside it may belong to another run.
+// With neither, a warning: the defaults may not be what the model was trained on.
+Preprocess preprocessing(const PredictOptions& o, const Model& model) {
   Preprocess p;
-  p.source = "defaults (bilinear resize, no normalisation)";
-  const fs::path dir = fs::path(o.model).parent_path();
-  const std::string d = dir.empty() ? "." : dir.string();
-  if (CheckpointDir::has_state(d)) {
-    try {
-      CheckpointDir cd(d, 1);
-      const RunState st = cd.load_state();
-      const json& c = st.config;
-      const std::string dataset = c.value("dataset", "synthetic");
-      const std::string resize = c.value("resize", "auto");
-      p.filter = (resize == "nearest" || (resize == "auto" && dataset == "omniglot")) ? data::ResizeFilter::Nearest
-                                                                                       : data::ResizeFilter::Bilinear;
-      p.invert = dataset == "omniglot" && !c.value("reference_pixels", false);
-      if (dataset == "folder") {
-        p.mean = c.value("mean", std::vector<float>{});
-        p.std = c.value("std", std::vector<float>{});
+  p.source = "defaults (bilinear resize, no inversion, no normalisation)";
+  bool known = false;
+  if (const std::optional<std::string> meta = model.metadata(kPreprocessingKey)) {
+    p = preprocess_from_metadata(*meta);
+    known = true;
+  } else {
+    const fs::path dir = fs::path(o.model).parent_path();
+    const std::string d = dir.empty() ? "." : dir.string();
+    if (CheckpointDir::has_state(d)) {
+      try {
+        CheckpointDir cd(d, 1);
+        const RunState st = cd.load_state();
+        p = preprocess_from_settings(st.config);
+        p.source = cd.state_path() + " (" + p.source + ")";
+        known = true;
+      } catch (const std::exception&) {
+        // An unreadable state.json only costs the defaults (and the warning below).
       }
-      p.source = cd.state_path() + " (dataset " + dataset + ")";
-    } catch (const std::exception&) {
-      // An unreadable state.json only costs the defaults.
     }
   }
+  const bool all_flags = !o.resize.empty() && (o.invert || o.no_invert);
+  if (!known && !all_flags)
+    std::fprintf(stderr,
+                 "warning: %s carries no preprocessing (metadata \"%s\") and no state.json is beside it: "
+                 "using %s; if the model was trained otherwise (Omniglot: --resize nearest --invert), say so "
+                 "with --resize, --invert/--no-invert, --mean/--std\n",
+                 o.model.c_str(), kPreprocessingKey, p.source.c_str());
   if (!o.resize.empty()) p.filter = o.resize == "nearest" ? data::ResizeFilter::Nearest : data::ResizeFilter::Bilinear;
   if (o.invert) p.invert = true;
   if (o.no_invert) p.invert = false;
@@ -120,6 +129,7 @@ Preprocess preprocessing(const PredictOptions& o) {
     p.mean = o.mean;
     p.std = o.std;
   }
+  if (!o.resize.empty() || o.invert || o.no_invert || !o.mean.empty() || !o.std.empty()) p.source += ", with flags";
   return p;
 }
 
@@ -145,7 +155,7 @@ int run_adapt_or_predict(const PredictOptions& o, bool predict_queries) {
                       std::to_string(support.labels.size()) + " label(s) (" + names + "); give exactly " +
                       std::to_string(mc.n_way) + " labels");
   }
-  const Preprocess pre = preprocessing(o);
+  const Preprocess pre = preprocessing(o, model);
   if (!pre.mean.empty() && static_cast<int32_t>(pre.mean.size()) != mc.image_channels)
     throw usage_error("--mean/--std need one value per channel (" + std::to_string(mc.image_channels) + ")");
   if (pre.mean.size() != pre.std.size()) throw usage_error("--mean and --std need the same number of values");
@@ -237,7 +247,8 @@ Command add_predict_command(CLI::App& root) {
   app->add_option("--query,-q", o->query, "images to classify")->type_name("IMAGE");
   app->add_flag("--json", o->json_lines, "one JSON object per query: file, label, probabilities");
   app->footer(
-      "Preprocessing follows the model's training data when its run's state.json is beside it.\n"
+      "Preprocessing follows the model's training data: as the model file's metadata says (files written by\n"
+      "'mamlpp train' carry it), else as its run's state.json beside it says; a warning when neither does.\n"
       "Example:\n"
       "  mamlpp predict -m run/latest.maml --support a:a1.png b:b1.png c:c1.png d:d1.png e:e1.png --query x.png y.png");
   return {app, [o] { return run_adapt_or_predict(*o, true); }};

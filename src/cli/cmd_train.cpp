@@ -13,6 +13,7 @@
 #include "cli/commands.hpp"
 #include "cli/datasets.hpp"
 #include "cli/errors.hpp"
+#include "cli/images.hpp"
 #include "cli/key_flags.hpp"
 #include "cli/metrics_writer.hpp"
 #include "cli/progress.hpp"
@@ -144,6 +145,9 @@ class TrainRun {
         throw model_error(ckpt_->state_path() + ": train_seed disagrees with the saved data stream");
       if (!s_.metrics.empty()) write_metrics(s_.metrics, state_.history);  // heal a crash after the commit
     }
+    // The preprocessing travels inside every file the run writes, so that a .maml copied away
+    // from its state.json still predicts on the images it was trained for (docs/CLI.md).
+    model_.set_metadata(kPreprocessingKey, preprocessing_metadata(canonical_));
     state_.sessions += 1;
   }
 

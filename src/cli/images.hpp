@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "data/dataset.hpp"
 #include "data/resize.hpp"
 
@@ -17,6 +19,19 @@ struct Preprocess {
   std::vector<float> mean, std;
   std::string source;   // where these settings came from, for the report
 };
+
+// The model-file metadata key under which `mamlpp train` stores the preprocessing (docs/CLI.md):
+// a JSON object {"version":1,"dataset":…,"resize":"nearest"|"bilinear","invert":bool,
+// "mean":[…],"std":[…]}.
+inline constexpr const char* kPreprocessingKey = "mamlpp.preprocessing";
+
+// The preprocessing a training run's canonical settings (state.json's "config") imply.
+Preprocess preprocess_from_settings(const nlohmann::json& settings);
+// The kPreprocessingKey value for the run's settings.
+std::string preprocessing_metadata(const nlohmann::json& settings);
+// Parses a kPreprocessingKey value (unknown members ignored: a later version may add some).
+// Throws CliError(kExitModel) naming the key and what is wrong.
+Preprocess preprocess_from_metadata(const std::string& text);
 
 // Appends shape.numel() floats (CHW) for the image at `path` to `out`. Errors are
 // CliError(kExitData) naming the file: missing, unreadable, or not a PNG/JPEG that decodes.

@@ -77,6 +77,32 @@ int64_t Model::num_parameters() const {
   return n;
 }
 
+void Model::set_metadata(const std::string& key, const std::string& value) const {
+  check(maml_set_metadata(get(), key.c_str(), value.c_str()), "maml_set_metadata");
+}
+
+std::optional<std::string> Model::metadata(const std::string& key) const {
+  char* v = nullptr;
+  check(maml_get_metadata(get(), key.c_str(), &v), "maml_get_metadata");
+  if (v == nullptr) return std::nullopt;
+  std::string out(v);
+  maml_buffer_free(v);
+  return out;
+}
+
+std::vector<std::string> Model::metadata_keys() const {
+  char* keys = nullptr;
+  size_t size = 0;
+  check(maml_list_metadata(get(), &keys, &size), "maml_list_metadata");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < size;) {
+    out.emplace_back(keys + i);
+    i += out.back().size() + 1;
+  }
+  maml_buffer_free(keys);
+  return out;
+}
+
 void Model::save(const std::string& path) const {
   const maml_status s = maml_save(get(), path.c_str());
   if (s != MAML_OK) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,12 @@ class Model {
   int64_t step() const;
   std::string device_name() const;  // "cpu" or "cuda:0"
   int64_t num_parameters() const;
+
+  // User metadata (maml_set_metadata / maml_get_metadata / maml_list_metadata): travels with
+  // every file the model is saved to. set: a refused entry is kExitRuntime (a CLI bug).
+  void set_metadata(const std::string& key, const std::string& value) const;
+  std::optional<std::string> metadata(const std::string& key) const;
+  std::vector<std::string> metadata_keys() const;
 
   // maml_save (atomic). Errors: kExitModel naming the path.
   void save(const std::string& path) const;

@@ -19,13 +19,6 @@ namespace mamlpp::io {
 namespace {
 
 constexpr const char* kFormatName = "libmamlpp";
-// The metadata keys this version writes; any other key is "extra".
-const std::set<std::string>& reserved_keys() {
-  static const std::set<std::string> keys = {"format", "format_version", "library_version",
-                                             "config", "step",           "has_optimizer",
-                                             "dtype"};
-  return keys;
-}
 
 std::string shape_string(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -202,12 +195,12 @@ std::vector<uint8_t> encode_model_file(const ModelFile& file) {
   }
 
   std::map<std::string, std::string> md;
-  for (const auto& [key, value] : file.extra_metadata) {
-    if (reserved_keys().count(key))
-      throw invalid_argument("encode_model_file: extra metadata key " + quote(key) +
-                             " is reserved");
-    md[key] = value;
+  try {
+    check_user_metadata(file.user_metadata);
+  } catch (const Error& e) {
+    throw invalid_argument(std::string("encode_model_file: ") + e.what());
   }
+  md = file.user_metadata;
   md["format"] = kFormatName;
   md["format_version"] = to_string(kFormatVersion);
   md["library_version"] = kLibraryVersion;
@@ -257,8 +250,23 @@ ModelFile decode_model_file(const uint8_t* data, std::size_t size) {
   if (dtype_text != dtype_word(file.config.dtype))
     throw format_error("metadata \"dtype\" " + quote(dtype_text) + " disagrees with the config's " +
                        dtype_word(file.config.dtype));
-  for (const auto& [key, value] : md)
-    if (!reserved_keys().count(key)) file.extra_metadata.emplace(key, value);
+  std::size_t user_bytes = 0;
+  for (const auto& [key, value] : md) {
+    if (is_reserved_metadata_key(key)) continue;
+    try {
+      check_metadata_key(key);
+      check_metadata_value(key, value);
+    } catch (const Error&) {
+      continue;  // another tool's key that the ABI cannot carry: ignored, as by 1.0 readers
+    }
+    file.user_metadata.emplace(key, value);
+    user_bytes += key.size() + value.size();
+  }
+  if (file.user_metadata.size() > kMaxMetadataEntries || user_bytes > kMaxMetadataTotalBytes)
+    throw format_error("the user metadata holds " + std::to_string(file.user_metadata.size()) +
+                       " entries of " + std::to_string(user_bytes) + " bytes; at most " +
+                       std::to_string(kMaxMetadataEntries) + " entries of " +
+                       std::to_string(kMaxMetadataTotalBytes) + " bytes together");
 
   // Every tensor the config implies, nothing else, each with the config's dtype and shape.
   const TensorDtype dtype = file_dtype(file.config);

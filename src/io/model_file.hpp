@@ -14,6 +14,7 @@
 #include "core/layout.hpp"
 #include "io/dtype.hpp"
 #include "io/safetensors.hpp"
+#include "io/user_metadata.hpp"
 
 namespace mamlpp::io {
 
@@ -31,10 +32,11 @@ struct ModelFile {
   bool has_optimizer = false;  // true: the adam.m.* / adam.v.* moments are present
   // decode: in file order (file_tensors() order, core/layout.hpp). encode: any order; written in that order.
   std::vector<NamedArray> tensors;
-  // Metadata keys outside the reserved ones: encode writes them, decode returns those it found
-  // (e.g. added by a newer minor version or another tool). Lets a later version add a key
-  // without changing this struct.
-  std::map<std::string, std::string> extra_metadata;
+  // User metadata (io/user_metadata.hpp): encode checks every entry and the limits and writes
+  // them; decode returns every metadata key outside the library's that is a valid user entry
+  // (keys of other tools that break the rules are ignored, as 1.0 readers ignored every
+  // unknown key; future library keys, "libmamlpp.*", too).
+  UserMetadata user_metadata;
   // Set by decode from the file; encode always writes this library's versions.
   std::string format_version;
   std::string library_version;
@@ -62,14 +64,15 @@ std::vector<uint8_t> read_model_file(const std::string& path);
 
 // Serialises; deterministic (equal input, equal bytes). Throws invalid_argument for an invalid
 // config, a negative step, missing, unexpected or duplicate tensors, a wrong dtype, shape or byte
-// count, or an extra metadata key that is reserved; numerical_error naming the tensor for a NaN
+// count, or user metadata that breaks the rules of io/user_metadata.hpp; numerical_error naming the tensor for a NaN
 // or infinity, a negative running_var or adam.v value (such a file could never be loaded).
 std::vector<uint8_t> encode_model_file(const ModelFile& file);
 
 // Parses and validates everything: the safetensors layout, the format name and version (a newer
 // major is refused naming both versions), the config (mamlpp::validate), every tensor's presence,
 // dtype and shape against the config's layout, and that all values are finite (running_var and
-// adam.v also >= 0). Throws mamlpp::Error of kind Format, naming what is wrong, and nothing else
+// adam.v also >= 0), and that the user metadata holds at most kMaxMetadataEntries entries of
+// kMaxMetadataTotalBytes. Throws mamlpp::Error of kind Format, naming what is wrong, and nothing else
 // but std::bad_alloc; memory use is proportional to size (the header's JSON, the tensor copies).
 ModelFile decode_model_file(const uint8_t* data, std::size_t size);
 

@@ -573,6 +573,99 @@ def test_inspect():
         print("note: strace not found; the read-once check is skipped")
 
 
+def read_file_metadata(path):
+    """The __metadata__ of a .maml file (safetensors), read with the standard library."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    return json.loads(blob[8:8 + n]).get("__metadata__", {})
+
+
+def drop_file_metadata(src, dst, key):
+    """Copies a .maml file without one __metadata__ key (tensor offsets are relative to the data
+    section, so only the header changes)."""
+    with open(src, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    del header["__metadata__"][key]
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(dst, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + blob[8 + n:])
+
+
+def test_model_metadata():
+    """A model file carries its preprocessing: an Omniglot-style model copied away from its run
+    predicts exactly as inside it; without the metadata, predict warns and the result changes."""
+    d = work("model_metadata")
+    archive = os.path.join(d, "images_background.zip")
+    make_omniglot_zip(archive, "images_background", alphabets=4, characters=5, drawers=4)
+    out = os.path.join(d, "run")
+    run(["train", "--dataset", "omniglot", "--archives", archive, "--out", out, "--epochs", "1",
+         "--iters-per-epoch", "2", "--batch-size", "2", "--val-tasks", "0", "--k-shot", "1", "--q-query", "1",
+         "--num-filters", "8", "--no-progress", "--threads", "1"])
+    want = {"version": 1, "dataset": "omniglot", "resize": "nearest", "invert": True, "mean": [], "std": []}
+    for f in os.listdir(out):
+        if f.endswith(".maml"):
+            md = read_file_metadata(os.path.join(out, f))
+            check(json.loads(md.get("mamlpp.preprocessing", "null")) == want, "%s metadata: %r" % (f, md))
+    # Omniglot-like pictures: dark ink on white paper, 105x105 (resized to 28x28).
+    support, queries = [], []
+    for k in range(5):
+        fn = glyph(k)
+        path = os.path.join(d, "s%d.png" % k)
+        write_png(path, 105, 105, 1, lambda x, y, c, fn=fn: 255 - fn(x // 3, y // 3, c))
+        support.append("label%d:%s" % (k, path))
+        q = os.path.join(d, "q%d.png" % k)
+        write_png(q, 105, 105, 1, lambda x, y, c, fn=fn: 255 - fn(x // 3, y // 3, c, 1))
+        queries.append(q)
+
+    def predict(model, *extra):
+        p = run(["predict", "--model", model, "--support"] + support + ["--query"] + queries + ["--json"] +
+                list(extra))
+        return [json.loads(l) for l in p.stdout.splitlines() if l.strip()], p.stderr
+
+    in_run, err = predict(os.path.join(out, "latest.maml"))
+    check("warning" not in err, "no warning inside the run:\n" + err)
+    alone_dir = os.path.join(d, "shipped")
+    os.makedirs(alone_dir)
+    alone = os.path.join(alone_dir, "model.maml")
+    shutil.copy(os.path.join(out, "latest.maml"), alone)
+    shipped, err = predict(alone)
+    check("warning" not in err, "no warning for a file that carries its preprocessing:\n" + err)
+    check(shipped == in_run, "the file alone predicts as inside its run:\n%r\n%r" % (shipped, in_run))
+    p = run(["adapt", "--model", alone, "--support"] + support)
+    check("the model file's metadata (dataset omniglot)" in p.stdout, "adapt names the source:\n" + p.stdout)
+    # Without the metadata (a file written before 1.1): a warning, and the defaults change the result.
+    bare = os.path.join(alone_dir, "bare.maml")
+    drop_file_metadata(alone, bare, "mamlpp.preprocessing")
+    check("mamlpp.preprocessing" not in read_file_metadata(bare), "metadata dropped")
+    defaults, err = predict(bare)
+    check("warning:" in err and "carries no preprocessing" in err and "mamlpp.preprocessing" in err,
+          "predict warns when the file carries no preprocessing:\n" + err)
+    check(defaults != in_run, "bilinear, non-inverted pixels give other probabilities")
+    # The flags restore it (and silence the warning).
+    flagged, err = predict(bare, "--resize", "nearest", "--invert")
+    check("warning" not in err, err)
+    check(flagged == in_run, "explicit flags give the run's preprocessing")
+    # A state.json beside a bare file still serves (files from before 1.1).
+    shutil.copy(bare, os.path.join(out, "bare.maml"))
+    beside, err = predict(os.path.join(out, "bare.maml"))
+    check("warning" not in err and beside == in_run, "state.json beside a bare file:\n" + err)
+    # inspect lists the metadata and explains the untouched running statistics.
+    js = os.path.join(d, "inspect.json")
+    p = run(["inspect", "--model", alone, "--json", js])
+    check("mamlpp.preprocessing" in p.stdout and '"invert":true' in p.stdout, p.stdout)
+    check("not used with bn_stats support" in p.stdout, p.stdout)
+    with open(js) as f:
+        j = json.load(f)
+    check(json.loads(j["metadata"]["mamlpp.preprocessing"]) == want, "inspect --json metadata")
+    check("bn_stats running" in j["running_stats_note"], j["running_stats_note"])
+    p = run(["inspect", "--model", bare])
+    check("Metadata: none" in p.stdout, p.stdout)
+
+
 # ---------------------------------------------------------------------------------------------
 # Hostile input: deep JSON, special files, tampered state, absurd values, signals
 # ---------------------------------------------------------------------------------------------

@@ -201,7 +201,7 @@ TEST(ModelFileEncode, RefusesInputThatDisagreesWithTheConfig) {
                "step is negative");
   expect_error(encode_with([](ModelFile& m) { m.config.num_stages = 0; }),
                ErrorKind::InvalidArgument, "num_stages");
-  expect_error(encode_with([](ModelFile& m) { m.extra_metadata["step"] = "1"; }),
+  expect_error(encode_with([](ModelFile& m) { m.user_metadata["step"] = "1"; }),
                ErrorKind::InvalidArgument, "'step' is reserved");
   expect_error(encode_with([](ModelFile& m) {
                  const auto nan = f32_bytes({std::nanf("")});
@@ -213,9 +213,9 @@ TEST(ModelFileEncode, RefusesInputThatDisagreesWithTheConfig) {
 
 TEST(ModelFileEncode, ExtraMetadataRoundTrips) {
   ModelFile m = make_model(tiny_config(), false);
-  m.extra_metadata["note"] = "trained on omniglot";
+  m.user_metadata["note"] = "trained on omniglot";
   const auto back = decode(encode_model_file(m));
-  EXPECT_EQ(back.extra_metadata, m.extra_metadata);
+  EXPECT_EQ(back.user_metadata, m.user_metadata);
 }
 
 // --- decode refuses each malformation, naming it -------------------------------------------
@@ -258,7 +258,7 @@ TEST(ModelFileDecode, NewerMinorIsReadIgnoringWhatItAdds) {
   f.metadata["config"] = cfg.dump();
   const ModelFile back = decode(f.build());
   EXPECT_EQ(back.format_version, "1.7");
-  EXPECT_EQ(back.extra_metadata.at("new_key"), "x");
+  EXPECT_EQ(back.user_metadata.at("new_key"), "x");
   EXPECT_EQ(config_to_json(back.config), config_to_json(tiny_config()));
 }
 

@@ -30,7 +30,8 @@ export Config, Model, Learner, Metrics, MamlError,
        meta_train_step!, evaluate, adapt, adapt_tasks, predict, save, to_bytes,
        load_model, model_from_bytes, get_config, get_step, device, num_parameters, n_way,
        inner_lrs, library_version, abi_version, cuda_device_count, cuda_memory, status_string,
-       set_cuda_deterministic
+       set_cuda_deterministic, set_metadata!, remove_metadata!, get_metadata, metadata_keys,
+       metadata
 
 "The MAMLPP_ABI_VERSION of the header this binding mirrors."
 const ABI_VERSION = Int32(1)
@@ -475,6 +476,88 @@ function to_bytes(m::Model; inference_only::Bool = false)
         ccall((:maml_buffer_free, libmamlpp), Cvoid, (Ptr{Cvoid},), data[])
     end
 end
+
+# ----------------------------------------------------------------------------------------------
+# User metadata (since 1.1): string entries saved and loaded with the model
+# ----------------------------------------------------------------------------------------------
+
+function _metadata_text(s::AbstractString, what::AbstractString)
+    occursin('\0', s) && throw(MamlError(MAML_E_INVALID_ARGUMENT, "MAML_E_INVALID_ARGUMENT",
+                                               "$what contains a NUL byte", :maml_set_metadata))
+    return String(s)
+end
+
+"""
+    set_metadata!(m::Model, key, value)
+
+Sets the user metadata entry `key` to `value` (`maml_set_metadata`); saved with the model.
+Throws `MamlError` (`MAML_E_INVALID_ARGUMENT`) for a reserved or malformed key or value, or past the
+limits (docs/FILE_FORMAT.md).
+"""
+function set_metadata!(m::Model, key::AbstractString, value::AbstractString)
+    check(ccall((:maml_set_metadata, libmamlpp), Int32, (Ptr{Cvoid}, Cstring, Cstring),
+                m, _metadata_text(key, "metadata key"), _metadata_text(value, "metadata value")),
+          :maml_set_metadata)
+    return m
+end
+
+"""
+    remove_metadata!(m::Model, key)
+
+Removes the user metadata entry `key` (`maml_set_metadata` with a NULL value); removing an absent
+key is not an error.
+"""
+function remove_metadata!(m::Model, key::AbstractString)
+    check(ccall((:maml_set_metadata, libmamlpp), Int32, (Ptr{Cvoid}, Cstring, Ptr{UInt8}),
+                m, _metadata_text(key, "metadata key"), C_NULL),
+          :maml_set_metadata)
+    return m
+end
+
+"""
+    get_metadata(m::Model, key, default = nothing)
+
+The value of the user metadata entry `key` (`maml_get_metadata`), or `default` when absent.
+"""
+function get_metadata(m::Model, key::AbstractString, default = nothing)
+    out = Ref{Ptr{UInt8}}(C_NULL)
+    check(ccall((:maml_get_metadata, libmamlpp), Int32, (Ptr{Cvoid}, Cstring, Ptr{Ptr{UInt8}}),
+                m, _metadata_text(key, "metadata key"), out),
+          :maml_get_metadata)
+    out[] == C_NULL && return default
+    try
+        return unsafe_string(out[])
+    finally
+        ccall((:maml_buffer_free, libmamlpp), Cvoid, (Ptr{Cvoid},), out[])
+    end
+end
+
+"""
+    metadata_keys(m::Model) -> Vector{String}
+
+The keys of the user metadata entries, sorted (`maml_list_metadata`).
+"""
+function metadata_keys(m::Model)
+    data = Ref{Ptr{UInt8}}(C_NULL)
+    size = Ref{Csize_t}(0)
+    check(ccall((:maml_list_metadata, libmamlpp), Int32, (Ptr{Cvoid}, Ptr{Ptr{UInt8}}, Ptr{Csize_t}),
+                m, data, size),
+          :maml_list_metadata)
+    data[] == C_NULL && return String[]
+    try
+        raw = unsafe_string(data[], size[])
+        return String.(split(raw, '\0'; keepempty = false))
+    finally
+        ccall((:maml_buffer_free, libmamlpp), Cvoid, (Ptr{Cvoid},), data[])
+    end
+end
+
+"""
+    metadata(m::Model) -> Dict{String,String}
+
+Every user metadata entry (a copy).
+"""
+metadata(m::Model) = Dict(k => get_metadata(m, k) for k in metadata_keys(m))
 
 "The model's config (`maml_get_config`)."
 function get_config(m::Model)

@@ -42,7 +42,7 @@ from ._native import (
     TASKS_LOOP,
     library_path,
 )
-from .core import Config, Learner, Metrics, Model, Prediction, parse_device
+from .core import Config, Learner, Metadata, Metrics, Model, Prediction, parse_device
 from .errors import (
     E_DEVICE,
     E_FORMAT,
@@ -114,7 +114,7 @@ def status_string(status):
 __all__ = [
     "ABI_VERSION", "HAVE_NUMPY", "library_path", "version", "version_number", "abi_version",
     "cuda_device_count", "cuda_memory", "set_cuda_deterministic", "status_string", "parse_device",
-    "Config", "Model", "Learner", "Metrics", "Prediction",
+    "Config", "Model", "Learner", "Metadata", "Metrics", "Prediction",
     "MamlError", "InvalidArgumentError", "MamlIOError", "FormatError", "DeviceError",
     "OutOfMemoryError", "NumericalError", "UnsupportedError", "InternalError",
     "OK", "E_INVALID_ARGUMENT", "E_IO", "E_FORMAT", "E_DEVICE", "E_OUT_OF_MEMORY",

@@ -28,7 +28,7 @@ ABI_VERSION = 1
 
 #: The oldest library this binding works with, as maml_version_number() counts (major*10000 +
 #: minor*100 + patch): the release of the newest call or struct field it mirrors (1.1.0:
-#: maml_set_cuda_deterministic, maml_config.grad_clip_lslr).
+#: maml_set_cuda_deterministic, maml_config.grad_clip_lslr, maml_*_metadata).
 MIN_LIBRARY_VERSION = 10100
 
 # --------------------------------------------------------------------------------------------
@@ -281,6 +281,10 @@ _proto("maml_save_buffer", c_int32, [c_void_p, _P(c_void_p), _P(c_size_t)])
 _proto("maml_save_buffer_ex", c_int32, [c_void_p, c_int32, _P(c_void_p), _P(c_size_t)])
 _proto("maml_load_buffer", c_int32, [c_void_p, c_size_t, c_int32, c_int32, _P(c_void_p)])
 _proto("maml_buffer_free", None, [c_void_p])
+_proto("maml_set_metadata", c_int32, [c_void_p, c_char_p, c_char_p])
+# char** outputs as void pointers: the strings are copied out, then released with maml_buffer_free.
+_proto("maml_get_metadata", c_int32, [c_void_p, c_char_p, _P(c_void_p)])
+_proto("maml_list_metadata", c_int32, [c_void_p, _P(c_void_p), _P(c_size_t)])
 
 
 def config_defaults():

@@ -15,6 +15,7 @@ Array conventions (see :mod:`mamlpp._buffers` for every accepted input type):
 """
 
 import collections
+import collections.abc
 import ctypes
 import os
 import weakref
@@ -331,6 +332,51 @@ class Model(_Handle):
         finally:
             lib.maml_buffer_free(data)
 
+    # -- user metadata ---------------------------------------------------------------------------
+
+    def set_metadata(self, key, value):
+        """Sets the metadata entry key (str) to value (str), or removes it when value is None
+        (``maml_set_metadata``). It is saved with the model. Raises InvalidArgumentError for a
+        reserved or malformed key or value, or past the limits (docs/FILE_FORMAT.md)."""
+        if value is not None and not isinstance(value, str):
+            raise TypeError("metadata values are str, not %s" % type(value).__name__)
+        if value is not None and "\0" in value:
+            raise ValueError("metadata value of %r: embedded null character" % key)
+        lib.maml_set_metadata(self._h(), _metadata_key(key),
+                              None if value is None else value.encode("utf-8"))
+
+    def get_metadata(self, key, default=None):
+        """The value of the metadata entry key (``maml_get_metadata``), or default when the model
+        has no such entry."""
+        out = ctypes.c_void_p()
+        lib.maml_get_metadata(self._h(), _metadata_key(key), ctypes.byref(out))
+        if not out.value:
+            return default
+        try:
+            return ctypes.string_at(out).decode("utf-8")
+        finally:
+            lib.maml_buffer_free(out)
+
+    def metadata_keys(self):
+        """The keys of the metadata entries, sorted (``maml_list_metadata``)."""
+        data = ctypes.c_void_p()
+        size = ctypes.c_size_t()
+        lib.maml_list_metadata(self._h(), ctypes.byref(data), ctypes.byref(size))
+        if not data.value:
+            return []
+        try:
+            raw = ctypes.string_at(data, size.value)
+        finally:
+            lib.maml_buffer_free(data)
+        return [k.decode("ascii") for k in raw.split(b"\0")[:-1]]
+
+    @property
+    def metadata(self):
+        """The user metadata as a mutable mapping of str to str (``model.metadata["author"] =
+        "me"``, ``del``, ``in``, iteration in key order, ``dict(model.metadata)``): a live view
+        over :meth:`get_metadata`, :meth:`set_metadata` and :meth:`metadata_keys`."""
+        return Metadata(self)
+
     # -- training ------------------------------------------------------------------------------
 
     def _tasks(self, support_x, support_y, query_x, query_y, num_tasks, support_size,
@@ -500,6 +546,47 @@ class Model(_Handle):
         c = self._get_config_struct()
         return "<mamlpp.Model %d-way %dx%dx%d, step %d, %s>" % (
             c.n_way, c.image_channels, c.image_height, c.image_width, self.step, self.device)
+
+
+def _metadata_key(key):
+    if not isinstance(key, str):
+        raise TypeError("metadata keys are str, not %s" % type(key).__name__)
+    if "\0" in key:
+        raise ValueError("metadata key %r: embedded null character" % key)
+    return key.encode("utf-8")
+
+
+class Metadata(collections.abc.MutableMapping):
+    """A model's user metadata as a mapping (see :attr:`Model.metadata`). Missing keys raise
+    KeyError; invalid keys or values raise the library's InvalidArgumentError."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getitem__(self, key):
+        value = self._model.get_metadata(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key, value):
+        if value is None:
+            raise TypeError("metadata values are str; use del to remove an entry")
+        self._model.set_metadata(key, value)
+
+    def __delitem__(self, key):
+        if self._model.get_metadata(key) is None:
+            raise KeyError(key)
+        self._model.set_metadata(key, None)
+
+    def __iter__(self):
+        return iter(self._model.metadata_keys())
+
+    def __len__(self):
+        return len(self._model.metadata_keys())
+
+    def __repr__(self):
+        return "Metadata(%r)" % dict(self)
 
 
 class Learner(_Handle):

@@ -153,6 +153,10 @@ fn c_path(path: &Path) -> Result<CString> {
     CString::new(bytes).map_err(|_| Error::invalid("path contains a NUL byte"))
 }
 
+fn c_text(text: &str, what: &str) -> Result<CString> {
+    CString::new(text).map_err(|_| Error::invalid(format!("{} contains a NUL byte", what)))
+}
+
 fn metrics_from(m: &sys::maml_metrics) -> Metrics {
     Metrics {
         loss: m.loss,
@@ -365,6 +369,62 @@ impl Model {
     /// [`Model::to_bytes`] with only what adapt and predict need.
     pub fn to_bytes_inference_only(&self) -> Result<Vec<u8>> {
         self.bytes_with(sys::MAML_SAVE_INFERENCE_ONLY)
+    }
+
+    /// Sets the user metadata entry `key` to `value`, replacing any previous value
+    /// (`maml_set_metadata`). It is saved with the model. Errors: `InvalidArgument` for a
+    /// reserved or malformed key or value, a NUL byte, or past the limits (docs/FILE_FORMAT.md).
+    pub fn set_metadata(&mut self, key: &str, value: &str) -> Result<()> {
+        let k = c_text(key, "metadata key")?;
+        let v = c_text(value, "metadata value")?;
+        // SAFETY: both strings are NUL-terminated and live through the call; &mut self gives
+        // the exclusive access the call needs.
+        check(unsafe { sys::maml_set_metadata(self.ptr.as_ptr(), k.as_ptr(), v.as_ptr()) })
+    }
+
+    /// Removes the user metadata entry `key` (`maml_set_metadata` with a NULL value); removing
+    /// an absent key is not an error.
+    pub fn remove_metadata(&mut self, key: &str) -> Result<()> {
+        let k = c_text(key, "metadata key")?;
+        // SAFETY: as in set_metadata.
+        check(unsafe { sys::maml_set_metadata(self.ptr.as_ptr(), k.as_ptr(), ptr::null()) })
+    }
+
+    /// The value of the user metadata entry `key`, `None` when the model has none
+    /// (`maml_get_metadata`).
+    pub fn metadata(&self, key: &str) -> Result<Option<String>> {
+        let k = c_text(key, "metadata key")?;
+        let mut out: *mut std::os::raw::c_char = ptr::null_mut();
+        // SAFETY: k is NUL-terminated; valid out-pointer.
+        check(unsafe { sys::maml_get_metadata(self.ptr.as_ptr(), k.as_ptr(), &mut out) })?;
+        if out.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: on success out is a NUL-terminated string until maml_buffer_free.
+        let value = unsafe { CStr::from_ptr(out) }.to_string_lossy().into_owned();
+        // SAFETY: out came from maml_get_metadata.
+        unsafe { sys::maml_buffer_free(out as *mut c_void) };
+        Ok(Some(value))
+    }
+
+    /// The keys of the user metadata entries, sorted (`maml_list_metadata`).
+    pub fn metadata_keys(&self) -> Result<Vec<String>> {
+        let mut data: *mut std::os::raw::c_char = ptr::null_mut();
+        let mut size = 0usize;
+        // SAFETY: valid out-pointers.
+        check(unsafe { sys::maml_list_metadata(self.ptr.as_ptr(), &mut data, &mut size) })?;
+        if data.is_null() {
+            return Ok(Vec::new());
+        }
+        // SAFETY: on success data holds size bytes until maml_buffer_free.
+        let bytes = unsafe { std::slice::from_raw_parts(data as *const u8, size) }.to_vec();
+        // SAFETY: data came from maml_list_metadata.
+        unsafe { sys::maml_buffer_free(data as *mut c_void) };
+        Ok(bytes
+            .split(|b| *b == 0)
+            .filter(|k| !k.is_empty())
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect())
     }
 
     /// The model's configuration (`maml_get_config`); for a loaded model, the file's config

@@ -250,4 +250,20 @@ extern "C" {
         out: *mut *mut maml_model,
     ) -> maml_status;
     pub fn maml_buffer_free(data: *mut c_void);
+    // User metadata (since 1.1); strings out are released with maml_buffer_free.
+    pub fn maml_set_metadata(
+        model: *mut maml_model,
+        key: *const c_char,
+        value: *const c_char,
+    ) -> maml_status;
+    pub fn maml_get_metadata(
+        model: *const maml_model,
+        key: *const c_char,
+        value: *mut *mut c_char,
+    ) -> maml_status;
+    pub fn maml_list_metadata(
+        model: *const maml_model,
+        keys: *mut *mut c_char,
+        size: *mut usize,
+    ) -> maml_status;
 }

@@ -409,3 +409,48 @@ fn error_messages_are_per_thread() {
         assert_ne!(a.message, b.message);
     });
 }
+
+#[test]
+fn metadata_set_get_list_and_round_trips() {
+    let mut m = Model::new(&small_config()).expect("create");
+    assert_eq!(m.metadata_keys().unwrap(), Vec::<String>::new());
+    assert_eq!(m.metadata("absent").unwrap(), None);
+    let unicode = "Zo\u{eb} \u{2713} \u{1F600} tab\tnewline\n\"q\" \\";
+    m.set_metadata("mamlpp.preprocessing", "{\"invert\":true}").unwrap();
+    m.set_metadata("author", unicode).unwrap();
+    m.set_metadata("empty", "").unwrap();
+    let check = |m: &Model| {
+        assert_eq!(m.metadata_keys().unwrap(), vec!["author", "empty", "mamlpp.preprocessing"]);
+        assert_eq!(m.metadata("author").unwrap().as_deref(), Some(unicode));
+        assert_eq!(m.metadata("empty").unwrap().as_deref(), Some(""));
+        assert_eq!(m.metadata("absent").unwrap(), None);
+    };
+    check(&m);
+    let path = temp_path("metadata.maml");
+    m.save(&path).unwrap();
+    check(&Model::load_on(&path, DeviceType::Cpu, 0).unwrap());
+    m.save_inference_only(&path).unwrap();
+    check(&Model::load_on(&path, DeviceType::Cpu, 0).unwrap());
+    check(&Model::from_bytes_on(&m.to_bytes().unwrap(), DeviceType::Cpu, 0).unwrap());
+
+    // Errors name the problem and change nothing.
+    for (key, value, needle) in [
+        ("", "v", "must not be empty"),
+        ("a b", "v", "ASCII letters"),
+        ("step", "v", "reserved"),
+        ("libmamlpp.x", "v", "reserved"),
+        ("author", "bell\u{7}", "control character"),
+        ("author", "a\0b", "NUL byte"),
+    ] {
+        let e = m.set_metadata(key, value).unwrap_err();
+        assert_eq!(e.status, Status::InvalidArgument, "{key}");
+        assert!(e.message.contains(needle), "{}", e.message);
+    }
+    assert_eq!(m.metadata("config").unwrap_err().status, Status::InvalidArgument);
+    check(&m);
+
+    m.remove_metadata("empty").unwrap();
+    m.remove_metadata("empty").unwrap();
+    assert_eq!(m.metadata_keys().unwrap(), vec!["author", "mamlpp.preprocessing"]);
+    let _ = std::fs::remove_file(&path);
+}
