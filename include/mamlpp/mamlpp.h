@@ -431,8 +431,8 @@ MAML_API void maml_buffer_free(void* data);
  * safetensors header's "__metadata__"; docs/FILE_FORMAT.md section 4.1): what the model expects
  * of its inputs, its class names, a description. maml_save* writes a model's entries and
  * maml_load* restores them; a file written without any has none. The `mamlpp` command stores
- * the preprocessing and the class names under "mamlpp.preprocessing" and "mamlpp.class_names"
- * (docs/CLI.md), which any host may read or write too.
+ * the preprocessing its images went through under "mamlpp.preprocessing" (docs/CLI.md), which
+ * any host may read or write too.
  *   - A key is 1 to 128 bytes of ASCII letters, digits and . _ - : /  The library's own keys
  *     (format, format_version, library_version, config, step, has_optimizer, dtype) and every key
  *     beginning with "libmamlpp." are reserved and refused.
