@@ -455,6 +455,52 @@ def test_error_too_few_classes():
     check(not os.path.exists(os.path.join(out, "state.json")), "no run state after a data error")
 
 
+def test_error_typos():
+    """Mistyped commands, options, run folders and data paths say what is wrong and what was meant."""
+    d = work("typos")
+    # A mistyped command: named, with the closest command.
+    line = error_line(run(["trian", "--epochs", "2"], rc=1), "unknown command 'trian'", "did you mean 'train'")
+    check("subcommand is required" not in line, line)
+    error_line(run(["evla"], rc=1), "did you mean 'eval'")
+    # A mistyped option: named, with the closest option of that command (as config keys are).
+    line = error_line(run(["train", "--epoch", "2", "--print-config"], rc=1), "unknown option '--epoch'",
+                      "did you mean '--epochs'")
+    check("were not expected" not in line, line)
+    error_line(run(["train", "--num-filter=8", "--print-config"], rc=1), "'--num-filter'", "'--num-filters'")
+    error_line(run(["eval", "--chekpoints", d], rc=1), "'--chekpoints'", "'--checkpoints'")
+    # eval --checkpoints on a folder that is not a run talks about --checkpoints, not --resume.
+    for folder in (d, os.path.join(d, "missing")):
+        line = error_line(run(["eval", "--checkpoints", folder], rc=3), folder, "--checkpoints", "mamlpp train --out")
+        check("--resume" not in line, line)
+    # A mistyped Omniglot folder: the path does not exist (no advice to download again).
+    typo = os.path.join(d, "omniglott")
+    line = error_line(run(["train", "--dataset", "omniglot", "--data-dir", typo, "--out", os.path.join(d, "o")] + TINY,
+                          rc=2), typo, "no such folder", "images_background.zip")
+    check("download" not in line, line)
+    line = error_line(run(["train", "--dataset", "omniglot", "--archives", typo + ".zip", "--out",
+                           os.path.join(d, "o")] + TINY, rc=2), typo + ".zip", "not found")
+    check("again" not in line, line)
+
+
+def test_error_small_folder_split():
+    """A folder too small for the default split fractions names split_fractions and a value that works."""
+    d = work("small_folder_split")
+    root = os.path.join(d, "data")
+    make_folder(root, ["c%02d" % i for i in range(20)], 4)
+    out = os.path.join(d, "out")
+    common = ["train", "--dataset", "folder", "--data-dir", root, "--image-channels", "1", "--num-filters", "8",
+              "--epochs", "1", "--iters-per-epoch", "1", "--batch-size", "2", "--val-tasks", "2", "--no-progress",
+              "--threads", "1"]
+    line = error_line(run(common + ["--out", out], rc=2), "split 'val'", "0 of the 20 classes", "split_fractions",
+                      "--val-tasks 0")
+    check(not os.path.exists(os.path.join(out, "state.json")), "no run state after a data error")
+    # The suggested fix works as written.
+    fix = line.split("--set ", 1)[1].split()[0].rstrip(",;")
+    check(fix.startswith("split_fractions=["), line)
+    p = run(common + ["--out", out, "--set", fix])
+    check("val 5 classes" in p.stdout, p.stdout)
+
+
 def test_error_too_few_images():
     d = work("too_few_images")
     root = os.path.join(d, "data")
