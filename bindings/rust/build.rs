@@ -3,8 +3,12 @@
 //! Order of search:
 //!  1. `MAMLPP_LIB_DIR` — the folder holding `libmamlpp.so` (a build tree or an install prefix's
 //!     `lib`); `MAMLPP_INCLUDE_DIR` is not needed (the declarations are hand-written in `sys.rs`).
+//!     A relative path is taken from the repository root (two folders above this file), the
+//!     folder the README's commands run from, since cargo runs this script in bindings/rust.
 //!  2. `pkg-config --variable=libdir mamlpp` (honours `PKG_CONFIG_PATH`).
-//!  3. Nothing: `-lmamlpp` alone, for a library in the linker's default path.
+//!  3. The checkout's own build folder, `<repository root>/build/src/capi`, when it holds the
+//!     library (the README's build command makes it).
+//!  4. Nothing: `-lmamlpp` alone, for a library in the linker's default path.
 //!
 //! The folder found is also written into the test, example and binary executables of this
 //! package as an rpath, and exported to dependents as `DEP_MAMLPP_LIB_DIR` (Cargo's `links`
@@ -35,10 +39,26 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=build.rs");
 
+    // bindings/rust -> the repository root.
+    let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..");
+    let build_tree = root.join("build").join("src").join("capi");
     let dir = match env::var_os("MAMLPP_LIB_DIR") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => pkg_config_libdir(),
+        Some(d) if !d.is_empty() => {
+            let d = PathBuf::from(d);
+            Some(if d.is_relative() { root.join(d) } else { d })
+        }
+        _ => pkg_config_libdir().or_else(|| {
+            if build_tree.join("libmamlpp.so").exists() {
+                Some(build_tree)
+            } else {
+                None
+            }
+        }),
     };
+    // An absolute, normalised folder: it is also the rpath.
+    let dir = dir.map(|d| d.canonicalize().unwrap_or(d));
     match &dir {
         Some(d) => {
             if !d.join("libmamlpp.so").exists() && !d.join("libmamlpp.dylib").exists() {

@@ -2,9 +2,14 @@
 """Few-shot adaptation with libmamlpp from Python: load a meta-initialisation, adapt it to five
 labelled examples, classify new images.
 
+    adapt_predict.py --make-example DIR [--steps N]
     adapt_predict.py MODEL.maml TASKS.bin [EXPECTED.txt]
 
-MODEL.maml   a model saved by libmamlpp (e.g. the `example_model` test fixture)
+--make-example DIR  needs nothing but the library: meta-trains a small model on synthetic glyph
+             tasks made here (N steps, default 40: ten seconds or so), saves it as DIR/model.maml,
+             writes one task of unseen classes as DIR/task.bin, then adapts and predicts as
+             below. The Rust and Go examples take the same two files.
+MODEL.maml   a model saved by libmamlpp (e.g. DIR/model.maml, or the `example_model` test fixture)
 TASKS.bin    one task in the fixture format of tests/fixtures/README.md: labelled support images
              and query images (with their true labels)
 EXPECTED.txt optional: what the C ABI predicted for the same queries (example_expected.txt);
@@ -66,7 +71,88 @@ def read_expected(path):
     return rows
 
 
+# --- --make-example: a model and a task from nothing but the library -------------------------
+
+SIDE = 28
+
+
+def glyph(rng):
+    """A class: three random strokes (start, end) on the canvas."""
+    return [(rng.uniform(4, SIDE - 5), rng.uniform(4, SIDE - 5), rng.uniform(4, SIDE - 5),
+             rng.uniform(4, SIDE - 5)) for _ in range(3)]
+
+
+def draw(strokes, rng):
+    """One example of a class: its strokes shifted by up to two pixels, plus pixel noise."""
+    dx, dy = rng.randint(-2, 2), rng.randint(-2, 2)
+    img = [0.0] * (SIDE * SIDE)
+    for x0, y0, x1, y1 in strokes:
+        for t in range(24):
+            x = int(round(x0 + (x1 - x0) * t / 23.0)) + dx
+            y = int(round(y0 + (y1 - y0) * t / 23.0)) + dy
+            for yy in (y, y + 1):
+                for xx in (x, x + 1):
+                    if 0 <= xx < SIDE and 0 <= yy < SIDE:
+                        img[yy * SIDE + xx] = 1.0
+    return [v + rng.gauss(0.0, 0.1) for v in img]
+
+
+def make_task(classes, n_way, k, q, rng):
+    """(support_x, support_y, query_x, query_y) of n_way classes drawn from `classes`."""
+    chosen = rng.sample(classes, n_way)
+    sx, sy, qx, qy = [], [], [], []
+    for label, strokes in enumerate(chosen):
+        for _ in range(k):
+            sx += draw(strokes, rng)
+            sy.append(label)
+        for _ in range(q):
+            qx += draw(strokes, rng)
+            qy.append(label)
+    return sx, sy, qx, qy
+
+
+def make_example(out_dir, steps):
+    import random
+    rng = random.Random(0)
+    train_classes = [glyph(rng) for _ in range(200)]
+    test_classes = [glyph(rng) for _ in range(20)]  # never seen in training
+    n_way, k, q, batch = 5, 1, 3, 4
+    cfg = mamlpp.Config(n_way=n_way, num_stages=3, num_filters=16, inner_steps=2, eval_inner_steps=2,
+                        epochs=1, iters_per_epoch=steps, msl_epochs=1, first_order_epochs=0)
+    os.makedirs(out_dir, exist_ok=True)
+    model_path = os.path.join(out_dir, "model.maml")
+    with mamlpp.Model(cfg) as model:
+        for step in range(steps):
+            sx, sy, qx, qy = [], [], [], []
+            for _ in range(batch):
+                t = make_task(train_classes, n_way, k, q, rng)
+                sx += t[0]; sy += t[1]; qx += t[2]; qy += t[3]
+            m = model.meta_train_step(sx, sy, qx, qy, num_tasks=batch)
+            if step % 10 == 0 or step == steps - 1:
+                print("meta-train step %3d: query accuracy %.2f" % (step + 1, m.accuracy))
+        model.save(model_path)
+    sx, sy, qx, qy = make_task(test_classes, n_way, k, q, rng)
+    tasks_path = os.path.join(out_dir, "task.bin")
+    with open(tasks_path, "wb") as f:
+        f.write(b"MAMLTASK" + struct.pack("<7i", 1, n_way, 1, SIDE, SIDE, len(sy), len(qy)))
+        for typecode, values in (("f", sx), ("i", sy), ("f", qx), ("i", qy)):
+            a = array.array(typecode, values)
+            if sys.byteorder != "little":
+                a.byteswap()
+            f.write(a.tobytes())
+    print("wrote %s and %s" % (model_path, tasks_path))
+    return model_path, tasks_path
+
+
 def main(argv):
+    if len(argv) >= 3 and argv[1] == "--make-example":
+        steps = 40
+        if len(argv) == 5 and argv[3] == "--steps":
+            steps = int(argv[4])
+        elif len(argv) != 3:
+            print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
+            return 2
+        argv = [argv[0]] + list(make_example(argv[2], steps))
     if len(argv) not in (3, 4):
         print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
         return 2

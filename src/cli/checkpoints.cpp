@@ -229,11 +229,15 @@ void CheckpointDir::create_new() {
   if (ec) throw model_error(dir_ + ": cannot create the output folder (" + ec.message() + ")");
 }
 
-RunState CheckpointDir::load_state() const {
+RunState CheckpointDir::load_state(const std::string& flag) const {
   std::error_code ec;
-  if (!fs::is_directory(dir_, ec)) throw model_error(dir_ + ": no such run folder to resume");
+  if (!fs::exists(dir_, ec))
+    throw model_error(dir_ + ": no such folder; " + flag + " takes a run folder written by 'mamlpp train --out'");
+  if (!fs::is_directory(dir_, ec))
+    throw model_error(dir_ + ": not a folder; " + flag + " takes a run folder written by 'mamlpp train --out'");
   if (!has_state(dir_))
-    throw model_error(state_path() + ": not found; --resume needs a folder written by 'mamlpp train --out'");
+    throw model_error(state_path() + ": not found, so " + dir_ + " is not a training run; " + flag +
+                      " takes a folder written by 'mamlpp train --out'");
   json j;
   try {
     j = read_json_file(state_path(), "training state");

@@ -73,7 +73,8 @@ class CheckpointDir {
   // New run: creates the folder; refuses one that already holds state.json (kExitUsage).
   void create_new();
   // Resume: reads state.json (kExitModel when missing or malformed).
-  RunState load_state() const;
+  // `flag` names the option that gave the folder (--resume, --checkpoints) in error messages.
+  RunState load_state(const std::string& flag = "--resume") const;
   // Takes the folder's lock (kExitUsage if another process holds it) and removes temporary
   // files a killed writer left behind.
   void lock_and_clean(const std::string& metrics_path);

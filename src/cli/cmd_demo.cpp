@@ -1,4 +1,5 @@
-// mamlpp demo: the whole story in about a minute, with nothing to download. Meta-train a small
+// mamlpp demo: the whole story in about two minutes on 2 CPU cores (2 min 20 s measured with
+// `time mamlpp demo`), with nothing to download. Meta-train a small
 // MAML++ model on the built-in synthetic few-shot problem, measure accuracy on held-out classes
 // before and after, save the meta-initialisation, load it back, adapt it to 5 examples of classes
 // it has never seen and predict. Exit 0 only if every step worked.
@@ -217,7 +218,7 @@ Command add_demo_command(CLI::App& root) {
   auto o = std::make_shared<DemoOptions>();
   CLI::App* app = root.add_subcommand(
       "demo", "Meta-train briefly on built-in synthetic data, evaluate before/after, save, reload, adapt, predict");
-  app->add_option("--steps", o->steps, "meta-training steps (250: about a minute on 2 CPU cores)")->capture_default_str();
+  app->add_option("--steps", o->steps, "meta-training steps (250: about two minutes on 2 CPU cores)")->capture_default_str();
   app->add_option("--eval-tasks", o->eval_tasks, "held-out tasks measured before and after")->capture_default_str();
   app->add_option("--out", o->out, "keep the trained model in this file (default: a temporary file, removed)")
       ->type_name("FILE");

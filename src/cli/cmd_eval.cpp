@@ -57,7 +57,7 @@ int run_eval(const EvalOptions& o) {
   std::vector<std::string> labels;
   if (!o.checkpoints.empty()) {
     CheckpointDir dir(o.checkpoints, 1);
-    const RunState st = dir.load_state();
+    const RunState st = dir.load_state("--checkpoints");
     base = st.config;
     base_from = dir.state_path();
     if (st.best.empty()) throw model_error(dir.state_path() + ": no checkpoint yet (no epoch has completed)");

@@ -186,6 +186,10 @@ std::vector<IgnoredDef> make_ignored() {
       {"weight_decay", "no weight decay", 0},
       {"samples_per_iter", "one meta-batch per step", 1},
       {"reverse_channels", "channels are read as RGB", false},
+      {"load_from_npz_files", "datasets are read straight from the archives or image folders, never from .npz caches",
+       any},
+      {"train_in_stages", "training has one stage (unused by the reference's training loop too)", false},
+      {"optimize_final_target_loss_only", "use multi_step_loss (false: only the last step's query loss)", false},
   };
 }
 
@@ -479,6 +483,23 @@ std::string closest_key(const std::string& unknown) {
   if (best_d <= limit) return best;
   for (const KeyDef& k : canonical_keys())
     if (k.name.size() >= 4 && lower(unknown).find(k.name) != std::string::npos) return k.name;
+  return "";
+}
+
+std::string closest_name(const std::string& unknown, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = std::numeric_limits<size_t>::max();
+  for (const std::string& c : candidates) {
+    const size_t d = edit_distance(lower(unknown), lower(c));
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  if (best_d <= std::max<size_t>(2, unknown.size() / 3)) return best;
+  // A prefix of a real name (--epoch for --epochs) is worth suggesting too.
+  for (const std::string& c : candidates)
+    if (unknown.size() >= 4 && c.rfind(unknown, 0) == 0) return c;
   return "";
 }
 

@@ -75,6 +75,10 @@ void apply_keys(const nlohmann::json& source, const std::string& where, nlohmann
 // The known key (canonical, alias or ignored) nearest to `unknown`, or "" when none is close.
 std::string closest_key(const std::string& unknown);
 
+// The name in `candidates` nearest to `unknown` (edit distance, case-insensitive), or "" when
+// none is close; used for mistyped commands and options.
+std::string closest_name(const std::string& unknown, const std::vector<std::string>& candidates);
+
 // The table printed by `mamlpp train --list-keys`.
 std::string keys_table_text();
 

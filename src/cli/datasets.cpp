@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "cli/errors.hpp"
@@ -56,6 +57,12 @@ DataSource::DataSource(const Settings& settings)
       throw usage_error("the omniglot dataset needs --data-dir DIR holding images_background.zip and "
                         "images_evaluation.zip (or --archives A.zip,B.zip); they are in the python/ folder of "
                         "https://github.com/brendenlake/omniglot");
+    if (s.archives.empty() && !is_dir(s.data_dir)) {
+      std::error_code ec;
+      throw data_error(s.data_dir + (std::filesystem::exists(s.data_dir, ec) ? ": not a folder" : ": no such folder") +
+                       "; --data-dir should be the folder holding images_background.zip and images_evaluation.zip "
+                       "(check the path for a typo)");
+    }
   } else {
     if (s.data_dir.empty())
       throw usage_error("the folder dataset needs --data-dir ROOT (ROOT/<class>/<image> or ROOT/{train,val,test}/<class>/<image>)");
@@ -168,6 +175,29 @@ data::EpisodeSampler DataSource::sampler(SplitName which, int32_t num_tasks, uin
   o.num_tasks = num_tasks;
   o.augment_rotations = augment;
   o.seed = seed;
+  if ((kind_ == "folder_split" || kind_ == "synthetic") && d.split.size() < o.n_way && shared_) {
+    // The split fractions cut too few classes into this split: say which setting does it.
+    const Settings& s = settings_;
+    const int32_t total = shared_->num_classes();
+    char fractions[64];
+    std::snprintf(fractions, sizeof fractions, "[%g,%g]", s.split_fractions[0], s.split_fractions[1]);
+    std::string fix;
+    // floor(f * total) >= n_way for validation and test, the rest for training.
+    const double f = std::ceil(100.0 * o.n_way / total) / 100.0;
+    if (total >= 3 * o.n_way && std::floor((1.0 - 2 * f) * total) >= o.n_way) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "give each split at least n_way classes with --set split_fractions=[%g,%g]",
+                    1.0 - 2 * f, f);
+      fix = buf;
+    } else {
+      fix = "add classes (a seeded split needs at least 3 x n_way = " + std::to_string(3 * o.n_way) +
+            "), lower n_way, or put the images in train/ val/ test/ subfolders";
+    }
+    throw data_error(description() + ": split '" + d.split.name + "' has " + std::to_string(d.split.size()) +
+                     " of the " + std::to_string(total) + " classes, fewer than n_way = " + std::to_string(o.n_way) +
+                     ": split_fractions " + fractions + " (train, validation; test is the rest) cut it too small; " +
+                     fix + (which == SplitName::Val ? ", or train without validation (--val-tasks 0)" : ""));
+  }
   return with_data_errors("", [&] { return data::EpisodeSampler(d.dataset, d.split, o); });
 }
 

@@ -6,12 +6,58 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/config_keys.hpp"
 #include "cli/errors.hpp"
+
+namespace {
+
+// CLI11's message for a command-line mistake, made specific where we can: a mistyped command or
+// option is named, with the closest real one (as config keys are).
+std::string explain_parse_error(CLI::App& app, int argc, char** argv, const std::string& cli11_what) {
+  using mamlpp::cli::closest_name;
+  std::vector<std::string> commands;
+  for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) commands.push_back(sub->get_name());
+  CLI::App* active = nullptr;
+  for (CLI::App* sub : app.get_subcommands()) active = sub;
+  if (active == nullptr) {
+    // The first word that is not an option should have been a command.
+    for (int i = 1; i < argc; ++i) {
+      const std::string word = argv[i];
+      if (word.empty() || word[0] == '-') continue;
+      std::string list;
+      for (const std::string& c : commands) list += (list.empty() ? "" : ", ") + c;
+      const std::string near = closest_name(word, commands);
+      return "unknown command '" + word + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)") +
+             "; the commands are " + list;
+    }
+    return cli11_what;
+  }
+  // Options the active command does not have.
+  std::vector<std::string> names;
+  for (const CLI::Option* o : active->get_options())
+    for (const std::string& l : o->get_lnames()) names.push_back("--" + l);
+  std::string unknown;
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word == "--") break;
+    if (word.rfind("--", 0) != 0) continue;
+    word = word.substr(0, word.find('='));
+    if (std::find(names.begin(), names.end(), word) != names.end()) continue;
+    if (!unknown.empty()) unknown += "; ";
+    const std::string near = closest_name(word, names);
+    unknown += "unknown option '" + word + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)");
+  }
+  if (!unknown.empty()) return unknown;
+  return cli11_what;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace mamlpp::cli;
@@ -41,7 +87,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string where = "mamlpp";
     for (const CLI::App* sub : app.get_subcommands()) where += " " + sub->get_name();
-    std::fprintf(stderr, "%s: error: %s (see '%s --help')\n", where.c_str(), e.what(), where.c_str());
+    const std::string what = explain_parse_error(app, argc, argv, e.what());
+    std::fprintf(stderr, "%s: error: %s (see '%s --help')\n", where.c_str(), what.c_str(), where.c_str());
     return kExitUsage;
   }
 

@@ -69,7 +69,9 @@ ImageDataset load_omniglot(const std::vector<std::string>& archives, const Omnig
     const std::string& path = archives[a];
     std::error_code ec;
     if (!std::filesystem::exists(path, ec))
-      throw io_error(path + ": Omniglot archive not found; " + kOmniglotDownloadHint);
+      throw io_error(path + ": not found (no such file or folder); expected an Omniglot archive, "
+                     "images_background.zip or images_evaluation.zip from https://github.com/brendenlake/omniglot "
+                     "(folder python/)");
     std::map<std::string, std::vector<ImageEntry>> classes;  // sorted by class name
     std::string cls, file;
     if (std::filesystem::is_directory(path, ec)) {

@@ -192,6 +192,71 @@ def test_reference_config():
     check(not os.path.exists(os.path.join(d, "bad")), "a refused config must not create the output folder")
 
 
+REFERENCE_CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_configs")
+
+
+def test_reference_configs():
+    """Every Omniglot and Mini-ImageNet config of the MAML++ reference's experiment_config/ folder
+    (copies in tests/cli/reference_configs, see its README.md) is accepted as it is, and each of its
+    keys lands where it should."""
+    names = sorted(n for n in os.listdir(REFERENCE_CONFIGS) if n.endswith(".json"))
+    check(len(names) == 36, "expected the reference's 36 configs, found %d" % len(names))
+    check("omniglot_maml++-omniglot_1_8_0.1_64_5_0.json" in names, "the config README.md names is missing")
+    for name in names:
+        path = os.path.join(REFERENCE_CONFIGS, name)
+        with open(path) as f:
+            ref = json.load(f)
+        p = run(["train", "-c", path, "--print-config"])
+        c = json.loads(p.stdout)
+        omniglot = "omniglot" in ref["dataset_name"]
+        expect = {
+            "n_way": ref["num_classes_per_set"], "k_shot": ref["num_samples_per_class"],
+            "q_query": ref["num_target_samples"], "batch_size": ref["batch_size"],
+            "image_height": ref["image_height"], "image_width": ref["image_width"],
+            "image_channels": ref["image_channels"], "num_filters": ref["cnn_num_filters"],
+            "num_stages": ref["num_stages"], "inner_steps": ref["number_of_training_steps_per_iter"],
+            "eval_inner_steps": ref["number_of_evaluation_steps_per_iter"],
+            "learn_inner_lr": ref["learnable_per_layer_per_step_inner_loop_learning_rate"],
+            "per_step_bn": ref["per_step_bn_statistics"],
+            "multi_step_loss": ref["use_multi_step_loss_optimization"],
+            "msl_epochs": ref["multi_step_loss_num_epochs"], "second_order": ref["second_order"],
+            "first_order_epochs": max(0, ref["first_order_to_second_order_epoch"] + 1),
+            "epochs": ref["total_epochs"], "iters_per_epoch": ref["total_iter_per_epoch"],
+            "meta_lr": ref["meta_learning_rate"], "meta_lr_min": ref["min_learning_rate"],
+            "max_pool": ref["max_pooling"], "keep_best": ref["max_models_to_save"],
+            "workers": ref["num_dataprovider_workers"], "train_seed": ref["train_seed"],
+            "val_seed": ref["val_seed"], "val_tasks": ref["num_evaluation_tasks"],
+            "test_tasks": ref["num_evaluation_tasks"], "dataset": "omniglot" if omniglot else "folder",
+            "split": "pre_split" if ref["sets_are_pre_split"] else "seeded",
+            "split_fractions": ref["train_val_test_split"][:2],
+        }
+        for k, v in expect.items():
+            got = c[k]
+            same = abs(got - v) < 1e-6 * max(1.0, abs(v)) if isinstance(v, float) else got == v
+            if isinstance(v, list):  # the first two fractions count (test is the rest)
+                same = len(got) >= 2 and all(abs(a - b) < 1e-9 for a, b in zip(got[:2], v))
+            check(same, "%s: %s: expected %r, got %r" % (name, k, v, got))
+        check(abs(c["inner_lr"] - ref["init_inner_loop_learning_rate"]) < 1e-7, name + ": inner_lr")
+        check(c["data_dir"].endswith(ref["dataset_path"]), name + ": data_dir")
+        # Every key that does nothing here is named in the one note line.
+        notes = [l for l in p.stderr.splitlines() if l.startswith("note: ignored")]
+        check(len(notes) == 1, name + ": expected one note on ignored keys:\n" + p.stderr)
+        for k in ("gpu_to_use", "experiment_name", "continue_from_epoch", "total_epochs_before_pause",
+                  "indexes_of_folders_indicating_class", "minimum_per_task_contribution"):
+            check(k in notes[0], "%s: ignored key %s not noted: %s" % (name, k, notes[0]))
+        for k in ("load_from_npz_files", "train_in_stages"):
+            check((k in ref) == (k in notes[0]), "%s: %s noted iff present: %s" % (name, k, notes[0]))
+    # train_in_stages is only accepted as false (what libmamlpp does).
+    d = work("reference_configs")
+    with open(os.path.join(REFERENCE_CONFIGS, names[0])) as f:
+        ref = json.load(f)
+    ref["train_in_stages"] = True
+    path = os.path.join(d, "staged.json")
+    with open(path, "w") as f:
+        json.dump(ref, f)
+    error_line(run(["train", "-c", path, "--print-config"], rc=1), path, "train_in_stages")
+
+
 def test_error_unknown_key():
     d = work("error_unknown_key")
     path = os.path.join(d, "cfg.json")
@@ -388,6 +453,52 @@ def test_error_too_few_classes():
              "--val-tasks", "0", "--num-filters", "8", "--no-progress"], rc=2)
     error_line(p, "train", "fewer than n_way = 5")
     check(not os.path.exists(os.path.join(out, "state.json")), "no run state after a data error")
+
+
+def test_error_typos():
+    """Mistyped commands, options, run folders and data paths say what is wrong and what was meant."""
+    d = work("typos")
+    # A mistyped command: named, with the closest command.
+    line = error_line(run(["trian", "--epochs", "2"], rc=1), "unknown command 'trian'", "did you mean 'train'")
+    check("subcommand is required" not in line, line)
+    error_line(run(["evla"], rc=1), "did you mean 'eval'")
+    # A mistyped option: named, with the closest option of that command (as config keys are).
+    line = error_line(run(["train", "--epoch", "2", "--print-config"], rc=1), "unknown option '--epoch'",
+                      "did you mean '--epochs'")
+    check("were not expected" not in line, line)
+    error_line(run(["train", "--num-filter=8", "--print-config"], rc=1), "'--num-filter'", "'--num-filters'")
+    error_line(run(["eval", "--chekpoints", d], rc=1), "'--chekpoints'", "'--checkpoints'")
+    # eval --checkpoints on a folder that is not a run talks about --checkpoints, not --resume.
+    for folder in (d, os.path.join(d, "missing")):
+        line = error_line(run(["eval", "--checkpoints", folder], rc=3), folder, "--checkpoints", "mamlpp train --out")
+        check("--resume" not in line, line)
+    # A mistyped Omniglot folder: the path does not exist (no advice to download again).
+    typo = os.path.join(d, "omniglott")
+    line = error_line(run(["train", "--dataset", "omniglot", "--data-dir", typo, "--out", os.path.join(d, "o")] + TINY,
+                          rc=2), typo, "no such folder", "images_background.zip")
+    check("download" not in line, line)
+    line = error_line(run(["train", "--dataset", "omniglot", "--archives", typo + ".zip", "--out",
+                           os.path.join(d, "o")] + TINY, rc=2), typo + ".zip", "not found")
+    check("again" not in line, line)
+
+
+def test_error_small_folder_split():
+    """A folder too small for the default split fractions names split_fractions and a value that works."""
+    d = work("small_folder_split")
+    root = os.path.join(d, "data")
+    make_folder(root, ["c%02d" % i for i in range(20)], 4)
+    out = os.path.join(d, "out")
+    common = ["train", "--dataset", "folder", "--data-dir", root, "--image-channels", "1", "--num-filters", "8",
+              "--epochs", "1", "--iters-per-epoch", "1", "--batch-size", "2", "--val-tasks", "2", "--no-progress",
+              "--threads", "1"]
+    line = error_line(run(common + ["--out", out], rc=2), "split 'val'", "0 of the 20 classes", "split_fractions",
+                      "--val-tasks 0")
+    check(not os.path.exists(os.path.join(out, "state.json")), "no run state after a data error")
+    # The suggested fix works as written.
+    fix = line.split("--set ", 1)[1].split()[0].rstrip(",;")
+    check(fix.startswith("split_fractions=["), line)
+    p = run(common + ["--out", out, "--set", fix])
+    check("val 5 classes" in p.stdout, p.stdout)
 
 
 def test_error_too_few_images():
