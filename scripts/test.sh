@@ -57,7 +57,7 @@ stage "2. PyPI's LibTorch $MAMLPP_TORCH_PIN with CUDA: the CPU suite"
 # One OpenMP thread per test process: ctest already runs $jobs at once. LibTorch 2.x starts one
 # OpenMP thread per core in every process (Debian's 1.13 one in all), and OpenMP threads
 # waiting on each other across oversubscribed cores made the suite 10 to 20 times slower.
-OMP_NUM_THREADS=1 ctest --test-dir build-cuda --output-on-failure -j"$jobs" -LE valgrind
+OMP_NUM_THREADS=1 ctest --test-dir build-cuda --output-on-failure -j"$jobs" -LE "valgrind|readme"
 echo "Tests that need a GPU (none here):"
 mamlpp_gpu_skips build-cuda
 stage "done"
