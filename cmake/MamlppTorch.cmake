@@ -219,6 +219,40 @@ function(mamlpp_torch_probe result source)
   check_cxx_source_compiles("${source}" ${result})
 endfunction()
 
+# c10d with Gloo, for distributed meta-training (src/core/distributed.cpp): TCPStore and
+# ProcessGroupGloo. c10d's Gloo header includes Gloo's own headers, which Debian's LibTorch leaves to
+# libgloo-dev and PyPI's wheel does not ship; libmamlpp only hands Gloo devices that c10d itself made
+# back to c10d, so Debian's Gloo headers serve both (the multi-process tests check it at run time).
+find_path(MAMLPP_GLOO_INCLUDE_DIR gloo/config.h HINTS "${MAMLPP_TORCH_ROOT}/include")
+if(MAMLPP_GLOO_INCLUDE_DIR)
+  mamlpp_torch_probe(MAMLPP_HAVE_GLOO [[
+    #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+    #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+    #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+    int main(int argc, char**) {
+      if (argc > 5) {
+        c10d::TCPStoreOptions so;
+        auto store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", so);
+        auto opts = c10d::ProcessGroupGloo::Options::create();
+        opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+        auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(
+            c10::make_intrusive<c10d::PrefixStore>("p", store), 0, 1, opts);
+        std::vector<at::Tensor> ts;
+        pg->allreduce(ts)->wait();
+      }
+      return 0;
+    }]]
+    DEFINITIONS -DUSE_C10D_GLOO -DUSE_DISTRIBUTED
+    INCLUDES "${MAMLPP_GLOO_INCLUDE_DIR}")
+endif()
+if(MAMLPP_HAVE_GLOO)
+  message(STATUS "libmamlpp: c10d with Gloo: yes (Gloo headers in ${MAMLPP_GLOO_INCLUDE_DIR})")
+else()
+  message(WARNING "libmamlpp: c10d's Gloo backend does not build against this LibTorch (Gloo headers: "
+    "${MAMLPP_GLOO_INCLUDE_DIR}): distributed meta-training (maml_group_*) will report "
+    "MAML_E_UNSUPPORTED. On Debian: apt-get install libgloo-dev (scripts/deps.sh does).")
+endif()
+
 if(MAMLPP_TORCH_HAS_CUDA)
   # cuDNN: LibTorch calls it itself (the cuDNN switches in core/meta_learner.cpp are ATen's); report
   # which one this build will load, for the GPU check's log.

@@ -45,6 +45,8 @@ packages=(
   libzip-dev zipcmp zipmerge ziptool  # Omniglot archives (libzip's CMake config wants its tools)
   libpng-dev libjpeg-dev  # image datasets
   libcli11-dev            # the mamlpp command
+  libgloo-dev             # Gloo's headers, for c10d's ProcessGroupGloo (distributed meta-training)
+  python3-torch           # torchrun, the launcher of distributed runs (and its tests)
   libgtest-dev libcmocka-dev valgrind clang libclang-rt-14-dev  # tests, sanitizers, fuzzing
 )
 missing=()

@@ -29,6 +29,12 @@
 // parallel and a training call waits for them (and they for it). Do not train one model from
 // several goroutines expecting parallelism: those calls are serialised.
 //
+// # Several processes
+//
+// A Group (since libmamlpp 1.1) joins a process group (c10d, e.g. under torchrun: JoinGroupEnv);
+// Model.Attach makes the model's MetaTrainStep collective over it, each rank passing its share of
+// every meta-batch. See group.go and section 6 of the header.
+//
 // # Errors
 //
 // Failed calls return *Error with the library's Status and message; compare with errors.Is
@@ -98,6 +104,7 @@ const (
 	StatusNumerical       Status = C.MAML_E_NUMERICAL
 	StatusUnsupported     Status = C.MAML_E_UNSUPPORTED
 	StatusInternal        Status = C.MAML_E_INTERNAL
+	StatusDistributed     Status = C.MAML_E_DISTRIBUTED // since 1.1
 )
 
 // String is the library's constant name for the status, e.g. "MAML_E_IO".
@@ -132,6 +139,7 @@ var (
 	ErrNumerical       = &Error{Status: StatusNumerical}
 	ErrUnsupported     = &Error{Status: StatusUnsupported}
 	ErrInternal        = &Error{Status: StatusInternal}
+	ErrDistributed     = &Error{Status: StatusDistributed} // since 1.1
 )
 
 func invalid(format string, args ...interface{}) error {

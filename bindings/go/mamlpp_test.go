@@ -449,7 +449,7 @@ func TestErrors(t *testing.T) {
 	wantStatus(t, m.Save("a\x00b"), mamlpp.ErrInvalidArgument)
 	wantStatus(t, m.Save(filepath.Join(t.TempDir(), "no", "such", "x.maml")), mamlpp.ErrIO)
 
-	for s := mamlpp.StatusInternal; s < mamlpp.StatusOK; s++ {
+	for s := mamlpp.StatusDistributed; s < mamlpp.StatusOK; s++ {
 		if !strings.HasPrefix(s.String(), "MAML_E_") {
 			t.Fatal(s.String())
 		}

@@ -12,6 +12,7 @@
  *   3. Training: configuration, create, meta-train, evaluate
  *   4. Files: save to a path or to memory
  *   5. Diagnostics: what the model learned (LSLR), devices, memory
+ *   6. Several processes: distributed meta-training under torchrun (c10d)
  *
  * ---------------------------------------------------------------------------------------------
  * The embedding path (error handling shortened to one macro):
@@ -156,6 +157,9 @@ typedef int32_t maml_status;
 #define MAML_E_UNSUPPORTED (-7)
 /** A bug in libmamlpp or LibTorch; please report it with maml_last_error(). */
 #define MAML_E_INTERNAL (-8)
+/** A collective of a process group failed: a peer process exited or timed out, the ranks
+ *  disagree (config, model, library version), or another rank refused the step. Since 1.1. */
+#define MAML_E_DISTRIBUTED (-9)
 
 /** The message of the last failed call on this thread ("" if none). Owned by the library,
  *  valid until the next libmamlpp call on the same thread. Thread-local. Since 1.0. */
@@ -510,6 +514,108 @@ MAML_API void maml_set_cuda_deterministic(int32_t deterministic);
  *  could not compile against). Since 1.0. */
 MAML_API maml_status maml_cuda_memory(int32_t device_index, int32_t reset_peak,
                                       int64_t* current_bytes, int64_t* peak_bytes);
+
+/* ============================================================================================ */
+/* 6. Several processes: distributed meta-training (c10d, launched by torchrun)                 */
+/* ============================================================================================ */
+
+/* Data-parallel meta-training on PyTorch's own distributed runtime, c10d: N processes (ranks),
+ * on one machine or several, each adapt their share of every meta-batch, and each step pools
+ * their contributions so that the result is the step one process would take on the whole batch.
+ *
+ *     maml_group* group = NULL;
+ *     CHECK(maml_group_join_env(0, &group));     // RANK, WORLD_SIZE, MASTER_ADDR, ... from torchrun
+ *     CHECK(maml_create(&cfg, &model));           // the same config on every rank (or maml_load)
+ *     CHECK(maml_group_attach(model, group));     // every rank now holds rank 0's model
+ *     for (...) CHECK(maml_meta_train_step(model, &my_share_of_the_batch, &metrics));
+ *     maml_free(model);
+ *     maml_group_free(group);
+ *
+ *  - What a step computes. Rank r passes its own tasks (B_r of them; the ranks' shares together are
+ *    the meta-batch). The meta-gradients are summed over ranks weighted by task count and divided by
+ *    the total, B = sum of B_r, so the meta-loss is the mean over all B tasks; per-step BN running
+ *    statistics are pooled the same way; the metrics are global (the loss and accuracy over all B
+ *    tasks). Every rank applies the same Adam step, so the models stay identical. In float64 the
+ *    result equals one process's step over the B tasks to rounding (tested to 1e-10 relative).
+ *  - Collective calls: maml_group_join*, maml_group_attach, maml_group_allreduce_sum, and
+ *    maml_meta_train_step on an attached model. Every rank must make the same collective calls in
+ *    the same order; each returns when all ranks have made it. Everything else (maml_evaluate,
+ *    maml_adapt, maml_predict, maml_save*, ...) stays local: a rank may call it or not.
+ *  - Failures are collective too. If a rank's step fails (its input is refused, it runs out of
+ *    memory, its gradient is not finite) every rank refuses that step, with the failing rank's
+ *    error there and MAML_E_DISTRIBUTED elsewhere, and no model changes. If a rank dies or stops
+ *    responding, the others fail with MAML_E_DISTRIBUTED within the timeout; the group is then
+ *    broken (every later collective refuses at once) and the models are unchanged since the last
+ *    step that succeeded. A program calling a collective with a NULL or invalid handle does not
+ *    take part, and the others wait for it until the timeout.
+ *  - Devices and backends. CPU models reduce over Gloo, CUDA models over NCCL (in a build whose
+ *    LibTorch has it); each rank usually creates its CUDA model on device maml_group_local_rank().
+ *    Gloo's network interface is GLOO_SOCKET_IFNAME when set, as in PyTorch.
+ *  - Threading. A group may be used from one thread at a time per process; collective calls from
+ *    several threads are serialised in the order they arrive, which must match across ranks.
+ *  - Every rank needs at least one task per step: a world larger than the meta-batch is an error
+ *    (the rank without tasks refuses, so every rank does), not idle ranks.
+ *
+ * Calls return MAML_E_UNSUPPORTED in a build whose LibTorch lacks c10d's Gloo backend. */
+
+/** A membership in a process group: opaque, released with maml_group_free. */
+typedef struct maml_group maml_group;
+
+/** The timeout, in seconds, that a timeout of 0 means: rendezvous and every collective. */
+#define MAML_GROUP_DEFAULT_TIMEOUT 300.0
+
+/** Joins the process group that torchrun describes in the environment: RANK, WORLD_SIZE,
+ *  MASTER_ADDR, MASTER_PORT, and LOCAL_RANK (optional, default RANK). Collective: returns once all
+ *  WORLD_SIZE ranks have joined. timeout_seconds bounds the rendezvous and every later collective
+ *  (0: MAML_GROUP_DEFAULT_TIMEOUT; otherwise 0.1 to 86400). *out receives the handle, NULL on
+ *  error. Errors: MAML_E_INVALID_ARGUMENT (a variable missing or not a number, a value out of
+ *  range; the message names it), MAML_E_DISTRIBUTED (the rendezvous failed or timed out),
+ *  MAML_E_UNSUPPORTED (no c10d Gloo in this build). Since 1.1. */
+MAML_API maml_status maml_group_join_env(double timeout_seconds, maml_group** out);
+
+/** Joins a process group described explicitly: rank 0 serves the rendezvous (c10d's TCPStore) at
+ *  master_addr:master_port and every rank connects to it. rank in [0, world_size), world_size >= 1,
+ *  local_rank this rank's index on its machine (-1: rank). Otherwise as maml_group_join_env.
+ *  Since 1.1. */
+MAML_API maml_status maml_group_join(const char* master_addr, int32_t master_port, int32_t rank,
+                                     int32_t world_size, int32_t local_rank,
+                                     double timeout_seconds, maml_group** out);
+
+/** This process's rank, the number of ranks, and its index on its machine (either output may
+ *  be NULL). Local. Since 1.1. */
+MAML_API maml_status maml_group_rank(const maml_group* group, int32_t* rank, int32_t* world_size,
+                                     int32_t* local_rank);
+
+/** Attaches the model to the group, on every rank (collective). First checks that the ranks
+ *  agree: the same library version, device type, dtype and config (all fields but device_index,
+ *  num_threads and task_batching, which only say where and how a rank computes); and every rank
+ *  whose model has trained (step > 0, e.g. loaded from a checkpoint) must hold exactly rank 0's
+ *  model: the same step counter and tensors (parameters, LSLR, BN rows, Adam moments), so ranks
+ *  that loaded different files are refused. If anything differs, every rank refuses with
+ *  MAML_E_DISTRIBUTED and a message naming the first rank and field that differ, and nothing is
+ *  attached. Then rank 0's complete state (tensors and step counter) is broadcast, so the ranks
+ *  start bitwise identical; a rank at step 0 (a fresh maml_create, e.g. on a machine without the
+ *  checkpoint) thereby receives rank 0's model. From then on
+ *  maml_meta_train_step on this model is collective. A model is attached to at most one group;
+ *  attaching again replaces it. The model keeps the group alive while attached. Threading:
+ *  exclusive use of the model. Since 1.1. */
+MAML_API maml_status maml_group_attach(maml_model* model, maml_group* group);
+
+/** Makes the model local again (maml_meta_train_step stops being collective). Local; a model
+ *  that is not attached is not an error. Threading: exclusive use of the model. Since 1.1. */
+MAML_API maml_status maml_group_detach(maml_model* model);
+
+/** Sums values[0..count) over every rank, in place, in double precision (collective; for a host's
+ *  own figures, e.g. validation results each rank computed on its share). count >= 1, at most
+ *  2^24, the same on every rank; NaN and infinities are summed as they are. Errors:
+ *  MAML_E_INVALID_ARGUMENT (NULL, count out of range: this rank then does not take part),
+ *  MAML_E_DISTRIBUTED. Since 1.1. */
+MAML_API maml_status maml_group_allreduce_sum(maml_group* group, double* values, int64_t count);
+
+/** Leaves the group: releases this handle (models still attached keep the membership until they
+ *  are detached or freed). Rank 0, which serves the rendezvous, waits up to the timeout for the
+ *  other ranks to leave too, so that none loses the store mid-call. NULL is a no-op. Since 1.1. */
+MAML_API void maml_group_free(maml_group* group);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -1,5 +1,6 @@
 // maml_config_*, maml_create/free, meta-training, evaluation and the model queries.
 #include <cstring>
+#include <optional>
 
 #include "capi/boundary.hpp"
 #include "core/budget.hpp"
@@ -67,13 +68,19 @@ void maml_free(maml_model* model) { delete model; }
 maml_status maml_meta_train_step(maml_model* model, const maml_tasks* batch, maml_metrics* metrics) {
   return guarded([&] {
     MetaLearner& m = model_of(model);
-    check_metrics(metrics);
-    const HostTasks h = host_tasks(batch);
-    // Second order keeps every inner step's graph of a task, and differentiates through it.
-    check_call_activations(m.config(), h.support_size + h.query_size, 2 * (int64_t{m.config().inner_steps} + 1),
-                           "maml_meta_train_step: one task", "use fewer examples per task");
-    const TaskTensors t = to_task_tensors(m.config(), h, true, m.device(), m.dtype());
-    write_metrics(m.meta_train_step(t), metrics);
+    std::optional<TaskTensors> t;
+    try {
+      check_metrics(metrics);
+      const HostTasks h = host_tasks(batch);
+      // Second order keeps every inner step's graph of a task, and differentiates through it.
+      check_call_activations(m.config(), h.support_size + h.query_size, 2 * (int64_t{m.config().inner_steps} + 1),
+                             "maml_meta_train_step: one task", "use fewer examples per task");
+      t = to_task_tensors(m.config(), h, true, m.device(), m.dtype());
+    } catch (...) {
+      // In a group, a refused input still takes part in the step, so every rank refuses it.
+      m.refuse_step_together(std::current_exception());
+    }
+    write_metrics(m.meta_train_step(*t), metrics);
   });
 }
 

@@ -25,6 +25,7 @@ maml_status status_of(ErrorKind kind) {
     case ErrorKind::Numerical: return MAML_E_NUMERICAL;
     case ErrorKind::Unsupported: return MAML_E_UNSUPPORTED;
     case ErrorKind::Internal: return MAML_E_INTERNAL;
+    case ErrorKind::Distributed: return MAML_E_DISTRIBUTED;
   }
   return MAML_E_INTERNAL;
 }
@@ -135,6 +136,7 @@ const char* maml_status_string(maml_status status) {
     case MAML_E_NUMERICAL: return "MAML_E_NUMERICAL";
     case MAML_E_UNSUPPORTED: return "MAML_E_UNSUPPORTED";
     case MAML_E_INTERNAL: return "MAML_E_INTERNAL";
+    case MAML_E_DISTRIBUTED: return "MAML_E_DISTRIBUTED";
     default: return "unknown status";
   }
 }

@@ -20,6 +20,10 @@ struct maml_model {
   mamlpp::io::UserMetadata metadata;
 };
 
+struct maml_group {
+  std::shared_ptr<mamlpp::Group> impl;
+};
+
 struct maml_learner {
   std::shared_ptr<const mamlpp::Learner> impl;
 };

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "cli/checkpoints.hpp"
+#include "cli/cluster.hpp"
 #include "cli/commands.hpp"
 #include "cli/datasets.hpp"
 #include "cli/errors.hpp"
@@ -78,6 +79,12 @@ std::string describe_model(const maml_config& c, const Settings& s) {
 
 // One `mamlpp train` invocation, new or resumed, in the order it happens: settings, model and
 // run folder, plan, data, epochs, summary. Each step is one member.
+//
+// Under torchrun (WORLD_SIZE > 1) every rank runs this: each joins the process group, attaches
+// its model (every rank then holds rank 0's), draws its own share of each meta-batch, and steps
+// collectively; rank 0 alone writes the run folder, the metrics and progress, and the other ranks
+// print only errors. When torchrun restarts the workers (--max_restarts), a run folder that holds
+// a state.json is continued as with --resume.
 class TrainRun {
  public:
   explicit TrainRun(const TrainOptions& o) : o_(o), resuming_(!o.resume.empty()) {}
@@ -93,6 +100,7 @@ class TrainRun {
       return kExitOk;
     }
     if (s_.out.empty()) throw usage_error("train needs --out DIR: the folder for checkpoints, latest.maml and state.json");
+    join_cluster();
     install_stop_handlers();
     open_model_and_folder();
     if (!print_plan()) return kExitOk;
@@ -105,31 +113,60 @@ class TrainRun {
  private:
   // Settings: a new run's from defaults, --config and flags; a resumed run's from its state.json,
   // where only run keys may change.
+  const TrainOptions& opts() const { return resumed_options_ ? *resumed_options_ : o_; }
+
   void resolve_settings_() {
+    const TrainOptions& o = opts();
     if (resuming_) {
-      if (!o_.flags.config_path.empty())
+      if (!o.flags.config_path.empty())
         throw usage_error("--resume continues a run with the settings saved in its state.json; drop --config");
-      ckpt_ = std::make_unique<CheckpointDir>(o_.resume, 1);
+      ckpt_ = std::make_unique<CheckpointDir>(o.resume, 1);
       state_ = ckpt_->load_state();
       // Only what does not change the model or the data stream may differ on resume.
-      canonical_ = resolve_settings(o_.flags, state_.config,
+      canonical_ = resolve_settings(o.flags, state_.config,
                                     [](const KeyDef& k) { return k.group == KeyGroup::Run && k.name != "out"; });
-      canonical_["out"] = o_.resume;
+      canonical_["out"] = o.resume;
     } else {
-      canonical_ = resolve_settings(o_.flags);
+      canonical_ = resolve_settings(o.flags);
       absolutise_paths(canonical_);
     }
     const std::string where =
-        resuming_ ? ckpt_->state_path() : (o_.flags.config_path.empty() ? "command line" : o_.flags.config_path);
+        resuming_ ? ckpt_->state_path() : (o.flags.config_path.empty() ? "command line" : o.flags.config_path);
     s_ = decode_settings(canonical_);
     check_settings(s_, where);
   }
 
+  // Under torchrun: join the group, continue the run after a restart, and quieten ranks but 0.
+  void join_cluster() {
+    cluster_ = Cluster::from_env(s_.dist_timeout);
+    if (!cluster_) return;
+    cluster_->check_batch(s_.batch_size);
+    if (!cluster_->leader()) {
+      // Errors still reach stderr; the plan, progress and epoch lines come from rank 0 only.
+      if (std::freopen("/dev/null", "w", stdout) == nullptr) throw runtime_failure("cannot silence rank output");
+      no_progress_ = true;
+    }
+    if (!resuming_ && torchrun_restart_count() > 0 && CheckpointDir::has_state(s_.out)) {
+      std::fprintf(stderr, "mamlpp train: torchrun restarted the workers (restart %d); continuing the run in %s\n",
+                   torchrun_restart_count(), s_.out.c_str());
+      resume_dir_ = s_.out;
+      resuming_ = true;
+      TrainOptions again;
+      again.resume = resume_dir_;
+      resumed_options_ = again;
+      resolve_settings_();
+    }
+    if (s_.model.device_type != MAML_DEVICE_CPU) s_.model.device_index = cluster_->local_rank();
+  }
+  bool leader() const { return !cluster_ || cluster_->leader(); }
+
   // The model first: a config the library refuses is reported before any data is loaded.
   void open_model_and_folder() {
+    // Only rank 0 writes the folder; the other ranks read it when resuming (torchrun runs across
+    // machines need it on a shared file system for --resume, as any torchrun checkpoint does).
     if (!resuming_) {
       model_ = Model::create(s_.model);
-      if (CheckpointDir::has_state(s_.out))
+      if (leader() && CheckpointDir::has_state(s_.out))
         throw usage_error(s_.out + ": already holds a training run (state.json); continue it with 'mamlpp train --resume " +
                           s_.out + "' or choose another --out");
       ckpt_ = std::make_unique<CheckpointDir>(s_.out, s_.keep_best);
@@ -137,14 +174,16 @@ class TrainRun {
       state_.train_seed = s_.train_seed;
     } else {
       ckpt_->set_keep_best(s_.keep_best);
-      ckpt_->lock_and_clean(s_.metrics);
+      if (leader()) ckpt_->lock_and_clean(s_.metrics);
       state_ = ckpt_->load_state();  // again, now that the folder is ours
       model_ = ckpt_->load_resume_model(state_, s_.model);
       if (!model_) model_ = Model::create(s_.model);
       if (s_.train_seed != state_.train_seed)
         throw model_error(ckpt_->state_path() + ": train_seed disagrees with the saved data stream");
-      if (!s_.metrics.empty()) write_metrics(s_.metrics, state_.history);  // heal a crash after the commit
+      if (leader() && !s_.metrics.empty()) write_metrics(s_.metrics, state_.history);  // heal a crash after the commit
     }
+    // Collective: the ranks agree on the config and model, and every rank then holds rank 0's.
+    if (cluster_) cluster_->attach(model_);
     // The preprocessing travels inside every file the run writes, so that a .maml copied away
     // from its state.json still predicts on the images it was trained for (docs/CLI.md).
     model_.set_metadata(kPreprocessingKey, preprocessing_metadata(canonical_));
@@ -165,6 +204,13 @@ class TrainRun {
     std::printf("model:  %s parameters on %s; %d epochs x %" PRId64 " steps; output %s\n",
                 std::to_string(model_.num_parameters()).c_str(), model_.device_name().c_str(), epochs_, iters_,
                 ckpt_->dir().c_str());
+    if (cluster_) {
+      int32_t offset = 0, count = 0;
+      cluster_->share(s_.batch_size, offset, count);
+      std::printf("ranks:  %d processes (torchrun), each adapting its share of every meta-batch of %d tasks "
+                  "(rank 0: %d); one all-reduce per step averages over all %d\n",
+                  cluster_->world_size(), s_.batch_size, count, s_.batch_size);
+    }
     if (resuming_)
       std::printf("resume: epoch %d of %d completed (step %" PRId64 "); continuing the training task stream at batch %" PRId64 "\n",
                   state_.epochs_completed, epochs_, step_, step_);
@@ -179,7 +225,7 @@ class TrainRun {
   // so --resume works even before the first epoch ends.
   void load_data() {
     data_ = std::make_unique<DataSource>(s_);
-    std::fprintf(stderr, "loading %s ...\n", data_->description().c_str());
+    if (leader()) std::fprintf(stderr, "loading %s ...\n", data_->description().c_str());
     train_sampler_.emplace(data_->sampler(SplitName::Train, s_.batch_size, s_.train_seed, data_->augment_training()));
     if (s_.val_tasks > 0) val_sampler_.emplace(data_->sampler(SplitName::Val, s_.eval_batch(), s_.val_seed, false));
     std::printf("data:   %s; train %d classes%s%s, loaded in %.1f s\n", data_->description().c_str(),
@@ -189,7 +235,7 @@ class TrainRun {
                              : ", no validation",
                 data_->load_seconds());
     std::fflush(stdout);
-    if (!resuming_) {
+    if (!resuming_ && leader()) {
       ckpt_->create_new();
       ckpt_->lock_and_clean(s_.metrics);
       write_json_file(ckpt_->state_path(), to_json(state_));
@@ -216,8 +262,9 @@ class TrainRun {
     po.capacity = s_.prefetch;
     po.first_batch = step_;
     po.num_batches = total_ - step_;
+    if (cluster_) cluster_->share(s_.batch_size, po.task_offset, po.task_count);
     prefetch_ = std::make_unique<data::Prefetcher>(*train_sampler_, po);
-    Progress progress(step_, total_, static_cast<int32_t>(iters_), epochs_, s_.log_every, !o_.no_progress);
+    Progress progress(step_, total_, static_cast<int32_t>(iters_), epochs_, s_.log_every, !o_.no_progress && !no_progress_);
     for (int32_t epoch = static_cast<int32_t>(step_ / iters_) + 1; epoch <= epochs_; ++epoch) run_epoch(epoch, progress);
     progress.clear();
   }
@@ -234,7 +281,7 @@ class TrainRun {
       // Between validation tasks too: a stop request must not wait for val_tasks tasks.
       val = validate(model_, *val_sampler_, s_.val_tasks, s_.eval_batch(), [&] {
         if (stop_requested()) throw CliError(kExitInterrupted, on_interrupt(step_));
-      });
+      }, cluster_.get());
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double wait = prefetch_->wait_stats().total_seconds - wait0;
@@ -253,8 +300,10 @@ class TrainRun {
     state_.wait_seconds += wait;
     state_.score_name = val_sampler_ ? "val_acc" : "train_acc";
     const double score = val_sampler_ ? val.accuracy : st.mean_acc();
-    ckpt_->commit_epoch(model_, state_, epoch, score, val.loss);
-    if (!s_.metrics.empty()) write_metrics(s_.metrics, state_.history);
+    if (leader()) {
+      ckpt_->commit_epoch(model_, state_, epoch, score, val.loss);
+      if (!s_.metrics.empty()) write_metrics(s_.metrics, state_.history);
+    }
     progress.clear();
     const bool best = !state_.best.empty() && state_.best.front().epoch == epoch;
     std::printf("epoch %d/%d  step %" PRId64 "  train loss %.4f acc %s", epoch, epochs_, step_, st.mean_loss(),
@@ -277,7 +326,11 @@ class TrainRun {
   }
 
   const TrainOptions& o_;
-  const bool resuming_;
+  std::optional<TrainOptions> resumed_options_;  // a torchrun restart continuing the run folder
+  std::string resume_dir_;
+  bool resuming_;
+  bool no_progress_ = false;
+  std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<CheckpointDir> ckpt_;
   RunState state_;
   json canonical_;

@@ -81,6 +81,8 @@ std::vector<KeyDef> make_keys() {
       {"log_every", K::Int, G::Run, "progress line every N steps when stderr is not a terminal; 0 = auto"},
       {"workers", K::Int, G::Run, "threads preparing meta-batches in the background"},
       {"prefetch", K::Int, G::Run, "meta-batches prepared ahead"},
+      {"dist_timeout", K::Float, G::Run,
+       "under torchrun: seconds a rank waits for the others (rendezvous, every step) before failing"},
   };
   k.insert(k.end(), rest.begin(), rest.end());
   return k;
@@ -395,6 +397,7 @@ json default_settings() {
   s["log_every"] = 0;
   s["workers"] = 1;
   s["prefetch"] = 4;
+  s["dist_timeout"] = 300.0;
   return s;
 }
 

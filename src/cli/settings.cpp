@@ -1,6 +1,7 @@
 #include "cli/settings.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "cli/config_table.hpp"
 #include "cli/errors.hpp"
@@ -47,6 +48,7 @@ Settings decode_settings(const json& c) {
   s.log_every = c.at("log_every").get<int32_t>();
   s.workers = c.at("workers").get<int32_t>();
   s.prefetch = c.at("prefetch").get<int32_t>();
+  s.dist_timeout = c.at("dist_timeout").get<double>();
   return s;
 }
 
@@ -100,6 +102,8 @@ void check_settings(const Settings& s, const std::string& where) {
   count("log_every", s.log_every, 0, int64_t{1} << 30);
   count("workers", s.workers, 1, 64);
   count("prefetch", s.prefetch, 1, 256);
+  need(std::isfinite(s.dist_timeout) && s.dist_timeout >= 0.1 && s.dist_timeout <= 86400,
+       "dist_timeout must be in [0.1, 86400] seconds, got " + std::to_string(s.dist_timeout));
   count("synthetic_classes", s.synthetic_classes, 3, kMaxSyntheticClasses);
   count("synthetic_images", s.synthetic_images, 2, kMaxSyntheticImages);
   // Products: the images of the meta-batches in flight, and of the synthetic data set.

@@ -35,6 +35,7 @@ struct Settings {
   // run
   std::string out, metrics;
   int32_t keep_best = 5, log_every = 0, workers = 1, prefetch = 4;
+  double dist_timeout = 300.0;  // seconds, under torchrun
 
   int32_t eval_batch() const { return eval_batch_size > 0 ? eval_batch_size : batch_size; }
 };

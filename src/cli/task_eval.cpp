@@ -22,11 +22,12 @@ maml_tasks as_tasks(const data::MetaBatch& b) {
 }
 
 ValScore validate(const Model& model, const data::EpisodeSampler& sampler, int64_t total, int32_t batch,
-                  const std::function<void()>& between) {
+                  const std::function<void()>& between, const Cluster* cluster) {
   const auto t0 = std::chrono::steady_clock::now();
   ValScore v;
   data::MetaBatch mb;
-  for (int64_t first = 0; first < total; first += batch) {
+  const int64_t stride = cluster ? cluster->world_size() : 1;
+  for (int64_t first = (cluster ? cluster->rank() : 0) * int64_t{batch}; first < total; first += stride * batch) {
     if (between) between();
     const auto count = static_cast<int32_t>(std::min<int64_t>(batch, total - first));
     sampler.fill_tasks(first, count, mb);
@@ -37,6 +38,13 @@ ValScore validate(const Model& model, const data::EpisodeSampler& sampler, int64
     v.loss += static_cast<double>(m.loss) * count;
     v.accuracy += static_cast<double>(m.accuracy) * count;
     v.tasks += count;
+  }
+  if (cluster) {
+    double sums[3] = {v.loss, v.accuracy, static_cast<double>(v.tasks)};
+    cluster->allreduce_sum(sums, 3);
+    v.loss = sums[0];
+    v.accuracy = sums[1];
+    v.tasks = static_cast<int64_t>(sums[2]);
   }
   if (v.tasks > 0) {
     v.loss /= static_cast<double>(v.tasks);

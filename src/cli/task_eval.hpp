@@ -7,6 +7,7 @@
 #include <functional>
 #include <vector>
 
+#include "cli/cluster.hpp"
 #include "cli/model.hpp"
 #include "data/sampler.hpp"
 
@@ -23,9 +24,10 @@ struct ValScore {
 
 // Tasks [0, total) of `sampler` through maml_evaluate in chunks of `batch` tasks: the mean query
 // loss and accuracy over tasks. Used for validation during training. `between` (may be empty)
-// runs before each chunk; it may throw to stop (a stop request).
+// runs before each chunk; it may throw to stop (a stop request). With a cluster, rank r evaluates
+// chunks r, r + world, ... and the sums are pooled: every rank gets the score over all tasks.
 ValScore validate(const Model& model, const data::EpisodeSampler& sampler, int64_t total, int32_t batch,
-                  const std::function<void()>& between = {});
+                  const std::function<void()>& between = {}, const Cluster* cluster = nullptr);
 
 struct TaskScores {
   std::vector<double> accuracy;  // per task

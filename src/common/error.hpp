@@ -16,6 +16,7 @@ enum class ErrorKind {
   Numerical,
   Unsupported,
   Internal,
+  Distributed,  // a collective of a process group failed: a peer left, timed out or disagreed
 };
 
 class Error : public std::runtime_error {
@@ -33,5 +34,6 @@ inline Error format_error(const std::string& m) { return Error(ErrorKind::Format
 inline Error device_error(const std::string& m) { return Error(ErrorKind::Device, m); }
 inline Error numerical_error(const std::string& m) { return Error(ErrorKind::Numerical, m); }
 inline Error unsupported(const std::string& m) { return Error(ErrorKind::Unsupported, m); }
+inline Error distributed_error(const std::string& m) { return Error(ErrorKind::Distributed, m); }
 
 }  // namespace mamlpp

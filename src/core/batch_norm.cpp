@@ -1,7 +1,5 @@
 #include "core/batch_norm.hpp"
 
-#include <map>
-
 #include "core/meta_params.hpp"
 
 namespace mamlpp {
@@ -74,26 +72,40 @@ at::Tensor batch_norm(const at::Tensor& h, const BnLayer& layer, const BnSpec& s
   return out;
 }
 
-void running_stats_after(const MetaParams& meta, const std::vector<RowObservation>& observations,
-                         std::vector<at::Tensor>& means_out, std::vector<at::Tensor>& vars_out) {
+RunningStatSums running_stat_sums(const MetaParams& meta, const std::vector<RowObservation>& observations) {
   at::NoGradGuard no_grad;
+  RunningStatSums sums;
   for (size_t s = 0; s < meta.running_mean.size(); ++s) {
-    means_out.push_back(meta.running_mean[s].clone());
-    vars_out.push_back(meta.running_var[s].clone());
+    sums.mean.push_back(at::zeros_like(meta.running_mean[s]));
+    sums.var.push_back(at::zeros_like(meta.running_var[s]));
   }
-  std::map<int64_t, std::vector<const BnObservation*>> by_row;
-  for (const RowObservation& o : observations) by_row[o.row].push_back(&o.stats);
-  for (const auto& [row, list] : by_row) {
-    for (size_t s = 0; s < means_out.size(); ++s) {
-      std::vector<at::Tensor> means, vars;
-      for (const BnObservation* o : list) {
-        const double n = static_cast<double>(o->count[s]);
-        means.push_back(o->mean[s]);
-        vars.push_back(o->var[s] * (n > 1.0 ? n / (n - 1.0) : 1.0));  // unbiased, as BN does
-      }
-      means_out[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(means).mean(0), kBnMomentum);
-      vars_out[s].select(0, row).mul_(1.0 - kBnMomentum).add_(at::cat(vars).mean(0), kBnMomentum);
+  if (sums.mean.empty()) return sums;
+  const int64_t rows = sums.mean.front().size(0);
+  std::vector<double> count(static_cast<size_t>(rows), 0.0);
+  for (const RowObservation& o : observations) {
+    for (size_t s = 0; s < sums.mean.size(); ++s) {
+      const double n = static_cast<double>(o.stats.count[s]);
+      sums.mean[s].select(0, o.row).add_(o.stats.mean[s].sum(0));
+      sums.var[s].select(0, o.row).add_(o.stats.var[s].sum(0), n > 1.0 ? n / (n - 1.0) : 1.0);  // unbiased, as BN does
     }
+    count[static_cast<size_t>(o.row)] += static_cast<double>(o.stats.mean.front().size(0));
+  }
+  sums.count = at::tensor(count, at::TensorOptions().dtype(at::kDouble))
+                   .to(sums.mean.front().device(), sums.mean.front().scalar_type());
+  return sums;
+}
+
+void running_stats_after(const MetaParams& meta, const RunningStatSums& sums, std::vector<at::Tensor>& means_out,
+                         std::vector<at::Tensor>& vars_out) {
+  at::NoGradGuard no_grad;
+  if (sums.mean.empty()) return;
+  // Rows that observed nothing keep their statistics: weight 0 for them, the momentum otherwise.
+  const at::Tensor seen = sums.count.gt(0).to(sums.count.scalar_type());
+  const at::Tensor momentum = (seen * kBnMomentum).unsqueeze(1);
+  const at::Tensor denominator = sums.count.clamp_min(1).unsqueeze(1);
+  for (size_t s = 0; s < meta.running_mean.size(); ++s) {
+    means_out.push_back(meta.running_mean[s] * (1 - momentum) + (sums.mean[s] / denominator) * momentum);
+    vars_out.push_back(meta.running_var[s] * (1 - momentum) + (sums.var[s] / denominator) * momentum);
   }
 }
 

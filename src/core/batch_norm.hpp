@@ -65,11 +65,22 @@ BnSpec bn_spec(const MetaParams& meta, int64_t row, BnMode mode, bool detach);
 // records what it used when spec.observe is set.
 at::Tensor batch_norm(const at::Tensor& h, const BnLayer& layer, const BnSpec& spec, int64_t tasks);
 
-// BNRS: the running statistics after one momentum update per BN row and stage with the mean over
-// every task and pass observed in a meta-train step, so the result does not depend on the order
-// tasks ran in (loop or batched). Writes copies to means_out/vars_out (per stage); `meta` is
-// unchanged, so a step can compute its whole update aside and commit it at once.
-void running_stats_after(const MetaParams& meta, const std::vector<RowObservation>& observations,
-                         std::vector<at::Tensor>& means_out, std::vector<at::Tensor>& vars_out);
+// BNRS, in two halves so that several processes can pool what they observed. The sums: per
+// stage, for every BN row, the sum over every task and pass of a meta-train step of the observed
+// batch means and of the unbiased batch variances ([bn_rows, F] each), and how many tasks x passes
+// each row saw ([bn_rows]). Sums of several processes add up to the sums of their union.
+struct RunningStatSums {
+  std::vector<at::Tensor> mean, var;  // per stage, [bn_rows, F]
+  at::Tensor count;                   // [bn_rows]
+};
+RunningStatSums running_stat_sums(const MetaParams& meta, const std::vector<RowObservation>& observations);
+
+// The running statistics after one momentum update per BN row and stage with the mean of the
+// observations the sums hold (rows that saw none are unchanged), so the result does not depend on
+// the order tasks ran in (loop or batched) or on how they were spread over processes. Writes
+// copies to means_out/vars_out (per stage); `meta` is unchanged, so a step can compute its whole
+// update aside and commit it at once.
+void running_stats_after(const MetaParams& meta, const RunningStatSums& sums, std::vector<at::Tensor>& means_out,
+                         std::vector<at::Tensor>& vars_out);
 
 }  // namespace mamlpp

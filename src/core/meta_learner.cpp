@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "core/data_parallel.hpp"
 #include "core/device.hpp"
 #include "core/model_state.hpp"
 #include "common/error.hpp"
@@ -134,20 +135,23 @@ MetaGradient MetaLearner::meta_gradient(const TaskTensors& batch) const {
   return out;
 }
 
-Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
+void MetaLearner::check_step_counter() const {
   if (step_ == std::numeric_limits<int64_t>::max())
     throw unsupported("meta-train step refused: the model has taken 2^63 - 1 steps, the most its "
                       "step counter holds");
+}
+
+Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
+  check_step_counter();
+  if (group_) return collective_step(&batch, nullptr);
   MetaGradient mg = meta_gradient(batch);
-  std::vector<at::Tensor>& grads = mg.grads;
-  const at::Tensor& loss = mg.loss;
-  const at::Tensor& accuracy = mg.accuracy;
   std::vector<at::Tensor> flat;
-  for (const at::Tensor& g : grads) flat.push_back(g.reshape({-1}));
-  flat.push_back(loss.reshape({1}));
+  for (const at::Tensor& g : mg.grads) flat.push_back(g.reshape({-1}));
+  flat.push_back(mg.loss.reshape({1}));
   const at::Tensor finite = at::cat(flat).isfinite().all();
   // The one host synchronisation of the step: loss, accuracy and the finiteness verdict.
-  const at::Tensor host = at::stack({loss, accuracy, finite.to(loss.scalar_type())}).to(at::kCPU).to(at::kDouble);
+  const at::Tensor host =
+      at::stack({mg.loss, mg.accuracy, finite.to(mg.loss.scalar_type())}).to(at::kCPU).to(at::kDouble);
   const double* h = host.data_ptr<double>();
   if (h[2] == 0.0) {
     throw numerical_error("meta-train step " + std::to_string(step_ + 1) +
@@ -155,30 +159,116 @@ Metrics MetaLearner::meta_train_step(const TaskTensors& batch) {
                           ") or a meta-gradient is not finite; the model is unchanged "
                           "(lower meta_lr or inner_lr, or check the inputs)");
   }
+  RunningStatSums bn;
+  if (cfg_.bn_stats == BnStats::Running) bn = running_stat_sums(params_, mg.observations);
+  return apply_step(mg.grads, bn, h[0], h[1], mg.epoch, mg.second_order);
+}
 
+Metrics MetaLearner::apply_step(std::vector<at::Tensor>& grads, const RunningStatSums& bn, double loss,
+                                double accuracy, int64_t epoch, bool second_order) {
   if (cfg_.grad_clip > 0.0f) {
     // The reference clamps the network's parameters only (weights, biases, BN gamma and beta);
     // the LSLR table, last in Adam's order, only with grad_clip_lslr (docs/DECISIONS.md).
     const bool lslr_last = cfg_.learn_inner_lr && !cfg_.grad_clip_lslr;
     const size_t clamped = grads.size() - (lslr_last ? 1 : 0);
-    for (size_t k = 0; k < clamped; ++k) grads[k].clamp_(-cfg_.grad_clip, cfg_.grad_clip);
+    for (size_t k = 0; k < clamped; ++k) grads[k] = grads[k].clamp(-cfg_.grad_clip, cfg_.grad_clip);
   }
-  const double lr = cosine_meta_lr(cfg_, mg.epoch);
-  commit(next_state(grads, lr, mg.observations, step_ + 1));
+  const double lr = cosine_meta_lr(cfg_, epoch);
+  commit(next_state(grads, lr, bn, step_ + 1));
 
   Metrics m;
-  m.loss = h[0];
-  m.accuracy = h[1];
+  m.loss = loss;
+  m.accuracy = accuracy;
   m.meta_lr = lr;
-  m.second_order = mg.second_order;
+  m.second_order = second_order;
   m.step = step_;
-  m.epoch = mg.epoch;
+  m.epoch = epoch;
   return m;
 }
 
+Metrics MetaLearner::collective_step(const TaskTensors* batch, std::exception_ptr failure) {
+  const std::vector<at::Tensor> params = params_.trainable(cfg_);
+  const bool running = cfg_.bn_stats == BnStats::Running;
+  const int64_t epoch = epoch_of(cfg_, step_);
+  StepPacket packet = empty_packet(params, params_.running_mean, running);
+  if (!failure) {
+    try {
+      MetaGradient mg = meta_gradient(*batch);
+      const double tasks = static_cast<double>(batch->num_tasks());
+      std::vector<at::Tensor> sums;
+      for (const at::Tensor& g : mg.grads) sums.push_back(g * tasks);
+      RunningStatSums bn;
+      if (running) bn = running_stat_sums(params_, mg.observations);
+      fill_packet(packet, sums, running ? &bn : nullptr, mg.loss.detach() * tasks, mg.accuracy * tasks, tasks);
+    } catch (...) {
+      failure = std::current_exception();
+      packet.flat.zero_();
+    }
+  }
+  if (failure) packet.flat.select(0, packet.tail_offset + 3).fill_(1);
+
+  // The one collective and the one host synchronisation of the step.
+  group_->allreduce_sum(packet.flat);
+  const at::Tensor host = at::cat({packet.flat.narrow(0, packet.tail_offset, 4),
+                                   packet.flat.isfinite().all().to(packet.flat.scalar_type()).reshape({1})})
+                              .to(at::kCPU, at::kDouble);
+  const double* h = host.data_ptr<double>();
+  const std::string step = "meta-train step " + std::to_string(step_ + 1);
+  if (h[3] > 0) {
+    const std::string together = " (" + std::to_string(static_cast<int64_t>(h[3])) + " of " +
+                                 std::to_string(group_->world_size()) +
+                                 " ranks failed; every rank refused this step, and the models are unchanged and "
+                                 "still identical)";
+    if (!failure)
+      throw distributed_error(step + " refused: another rank could not compute its share" + together);
+    try {
+      std::rethrow_exception(failure);
+    } catch (const Error& e) {
+      throw Error(e.kind(), e.what() + together);
+    }
+  }
+  if (h[4] == 0.0)
+    throw numerical_error(step + " rejected on every rank: the pooled meta-loss or a meta-gradient is not finite; "
+                          "the models are unchanged and still identical (lower meta_lr or inner_lr, or check the inputs)");
+  const double tasks = h[2];
+  std::vector<at::Tensor> grads = packet_gradients(packet, params, tasks);
+  RunningStatSums bn;
+  if (running) bn = packet_bn_sums(packet, params_.running_mean);
+  return apply_step(grads, bn, h[0] / tasks, h[1] / tasks, epoch, second_order_at(cfg_, epoch));
+}
+
+void MetaLearner::refuse_step_together(std::exception_ptr failure) {
+  if (!group_) std::rethrow_exception(failure);
+  collective_step(nullptr, failure);
+  std::rethrow_exception(failure);  // not reached: the collective step rethrows it
+}
+
+void MetaLearner::attach(std::shared_ptr<Group> group) {
+  if (!group) throw invalid_argument("group must not be NULL");
+  const std::vector<NamedTensor> state = export_state(cfg_, params_, &adam_);
+  require_agreement(group->all_gather_text(attach_fingerprint(cfg_, device_, dtype_, step_, state)));
+  // Equal by the checksums; made bitwise rank 0's by the broadcast, written only once it arrived.
+  const std::vector<at::Tensor> views = state_views(cfg_, params_, &adam_);
+  std::vector<at::Tensor> flat;
+  for (const at::Tensor& v : views) flat.push_back(v.detach().reshape({-1}));
+  at::Tensor all = at::cat(flat);
+  group->broadcast(all, 0);
+  // The counters as int64 (c10d carries integer tensors as they are).
+  at::Tensor counters = at::tensor({step_, adam_.steps}, at::TensorOptions().dtype(at::kLong));
+  group->broadcast(counters, 0);
+  at::NoGradGuard no_grad;
+  int64_t at = 0;
+  for (const at::Tensor& v : views) {
+    v.copy_(all.narrow(0, at, v.numel()).view(v.sizes()));
+    at += v.numel();
+  }
+  step_ = counters[0].item<int64_t>();
+  adam_.steps = counters[1].item<int64_t>();
+  group_ = std::move(group);
+}
+
 MetaLearner::NextState MetaLearner::next_state(const std::vector<at::Tensor>& grads, double lr,
-                                               const std::vector<RowObservation>& observations,
-                                               int64_t step) const {
+                                               const RunningStatSums& bn, int64_t step) const {
   at::NoGradGuard no_grad;
   const std::vector<at::Tensor> trainable = params_.trainable(cfg_);
   AdamResult adam = adam_next(trainable, grads, adam_, lr, cfg_.adam_beta1, cfg_.adam_beta2);
@@ -186,7 +276,7 @@ MetaLearner::NextState MetaLearner::next_state(const std::vector<at::Tensor>& gr
   next.trainable = std::move(adam.params);
   next.adam = std::move(adam.state);
   next.step = step;
-  if (cfg_.bn_stats == BnStats::Running) running_stats_after(params_, observations, next.running_mean, next.running_var);
+  if (cfg_.bn_stats == BnStats::Running) running_stats_after(params_, bn, next.running_mean, next.running_var);
 
   // One host synchronisation: is every new value finite?
   std::vector<at::Tensor> finite;

@@ -4,12 +4,14 @@
 
 #include <ATen/ATen.h>
 
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/adam.hpp"
 #include "core/config.hpp"
+#include "core/distributed.hpp"
 #include "core/inner_loop.hpp"
 #include "core/layout.hpp"
 #include "core/learner.hpp"
@@ -56,8 +58,22 @@ class MetaLearner {
   MetaGradient meta_gradient(const TaskTensors& batch) const;
 
   // One meta-train step. Throws Error(Numerical) and changes nothing if the loss or a gradient is
-  // not finite.
+  // not finite. With a group attached it is collective: `batch` is this rank's share, the
+  // gradients, losses and BN statistics are pooled over every rank (core/data_parallel.hpp), and
+  // every rank takes the same step or, if any rank failed or any value is not finite, every rank
+  // refuses it and changes nothing.
   Metrics meta_train_step(const TaskTensors& batch);
+  // For a rank whose share of a collective step could not even be prepared (bad input): takes
+  // part in the step so that every rank refuses it together, then rethrows `failure`.
+  [[noreturn]] void refuse_step_together(std::exception_ptr failure);
+
+  // Distributed data-parallel training (collective on every rank of the group): checks that every
+  // rank holds the same model (throws Error(Distributed) naming what differs, and attaches none),
+  // then broadcasts rank 0's complete state (parameters, LSLR, BN rows, Adam moments) so the ranks
+  // start bitwise identical. detach() makes the model local again.
+  void attach(std::shared_ptr<Group> group);
+  void detach() noexcept { group_.reset(); }
+  const std::shared_ptr<Group>& group() const { return group_; }
 
   // Adapts and measures every task with eval_inner_steps steps; changes nothing.
   Metrics evaluate(const TaskTensors& batch) const;
@@ -95,9 +111,15 @@ class MetaLearner {
     std::vector<at::Tensor> running_mean, running_var;  // per stage; empty: unchanged
     int64_t step = 0;
   };
-  NextState next_state(const std::vector<at::Tensor>& grads, double lr,
-                       const std::vector<RowObservation>& observations, int64_t step) const;
+  NextState next_state(const std::vector<at::Tensor>& grads, double lr, const RunningStatSums& bn,
+                       int64_t step) const;
   void commit(NextState&& next) noexcept;
+  // The step's update from a meta-gradient (the mean over the meta-batch) whose loss, accuracy
+  // and finiteness were already checked: clipping, the cosine-annealed rate, Adam, BN, commit.
+  Metrics apply_step(std::vector<at::Tensor>& grads, const RunningStatSums& bn, double loss, double accuracy,
+                     int64_t epoch, bool second_order);
+  Metrics collective_step(const TaskTensors* batch, std::exception_ptr failure);
+  void check_step_counter() const;
 
   Config cfg_;
   Layout layout_;
@@ -106,6 +128,7 @@ class MetaLearner {
   MetaParams params_;
   AdamState adam_;
   int64_t step_ = 0;
+  std::shared_ptr<Group> group_;
 };
 
 }  // namespace mamlpp

@@ -54,7 +54,10 @@ void Prefetcher::work() {
     lock.unlock();
     std::exception_ptr error;
     try {
-      sampler_.fill(index, buffers);
+      if (options_.task_count < 0)
+        sampler_.fill(index, buffers);
+      else
+        sampler_.fill_tasks(index * sampler_.options().num_tasks + options_.task_offset, options_.task_count, buffers);
     } catch (...) {
       error = std::current_exception();
     }

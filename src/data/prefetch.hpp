@@ -20,6 +20,10 @@ struct PrefetchOptions {
   int32_t capacity = 4;      // batches prepared (or being prepared) ahead of the consumer
   int64_t first_batch = 0;   // index of the first batch served (e.g. to resume a run)
   int64_t num_batches = -1;  // batches to serve; -1 = endless
+  // One rank's share of every batch (distributed training): tasks [task_offset, task_offset +
+  // task_count) of each batch of B tasks. task_count -1 = the whole batch.
+  int32_t task_offset = 0;
+  int32_t task_count = -1;
 };
 
 struct WaitStats {

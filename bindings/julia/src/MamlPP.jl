@@ -31,7 +31,8 @@ export Config, Model, Learner, Metrics, MamlError,
        load_model, model_from_bytes, get_config, get_step, device, num_parameters, n_way,
        inner_lrs, library_version, abi_version, cuda_device_count, cuda_memory, status_string,
        set_cuda_deterministic, set_metadata!, remove_metadata!, get_metadata, metadata_keys,
-       metadata
+       metadata, Group, join_group_env, join_group, group_rank, allreduce_sum!, allreduce_sum,
+       attach!, detach!
 
 "The MAMLPP_ABI_VERSION of the header this binding mirrors."
 const ABI_VERSION = Int32(1)
@@ -52,6 +53,7 @@ const MAML_E_OUT_OF_MEMORY = Int32(-5)
 const MAML_E_NUMERICAL = Int32(-6)
 const MAML_E_UNSUPPORTED = Int32(-7)
 const MAML_E_INTERNAL = Int32(-8)
+const MAML_E_DISTRIBUTED = Int32(-9)   # since 1.1: a collective of a process group failed
 
 const DEVICE_AUTO = Int32(0)
 const DEVICE_CPU = Int32(1)
@@ -70,6 +72,9 @@ const DTYPE_FLOAT64 = Int32(1)
 
 const SAVE_DEFAULT = Int32(0)
 const SAVE_INFERENCE_ONLY = Int32(1)
+
+"The timeout, in seconds, that a group timeout of 0 means (`MAML_GROUP_DEFAULT_TIMEOUT`). Since 1.1."
+const GROUP_DEFAULT_TIMEOUT = 300.0
 
 # ----------------------------------------------------------------------------------------------
 # Struct mirrors: field names, order and types must equal the C structs exactly
@@ -790,6 +795,175 @@ function predict(l::Learner, x)
                 (Ptr{Cvoid}, Ptr{Cfloat}, Int32, Ptr{Cfloat}, Ptr{Int32}),
                 l, fx, Int32(n), logits, labels), :maml_predict)
     return (labels = labels, logits = logits)
+end
+
+# ----------------------------------------------------------------------------------------------
+# Process groups (since 1.1): distributed meta-training over c10d
+# ----------------------------------------------------------------------------------------------
+
+"""
+    Group
+
+A membership in a process group (`maml_group`), for data-parallel meta-training over PyTorch's
+c10d: N processes (ranks) each adapt their share of every meta-batch, and each step pools their
+contributions into the step one process would take on the whole batch. Join with
+[`join_group_env`](@ref) (under torchrun) or [`join_group`](@ref), then [`attach!`](@ref) a model.
+
+Collective calls (joining, `attach!`, `allreduce_sum!`, and `meta_train_step!` on an attached
+model) must be made by every rank in the same order; each returns once all ranks have made it. A
+failed collective throws a `MamlError` with `MAML_E_DISTRIBUTED` on the ranks that did not cause
+it. `close(group)` leaves the group: rank 0 waits, up to the timeout, for the other ranks to leave
+(it serves the rendezvous), and a model still attached keeps the membership until it is detached
+or closed. A finalizer frees a forgotten group, but on rank 0 that may block the garbage
+collector while it waits: close groups explicitly (or use the do-block forms).
+"""
+mutable struct Group
+    ptr::Ptr{Cvoid}
+
+    function Group(ptr::Ptr{Cvoid})
+        g = new(ptr)
+        finalizer(close, g)
+        return g
+    end
+end
+
+"Leaves the group now (`maml_group_free`). Idempotent."
+function Base.close(g::Group)
+    ptr = g.ptr
+    if ptr != C_NULL
+        g.ptr = C_NULL
+        ccall((:maml_group_free, libmamlpp), Cvoid, (Ptr{Cvoid},), ptr)
+    end
+    return nothing
+end
+
+Base.isopen(g::Group) = g.ptr != C_NULL
+
+function Base.unsafe_convert(::Type{Ptr{Cvoid}}, g::Group)
+    g.ptr == C_NULL && throw(ArgumentError("operation on a closed Group"))
+    return g.ptr
+end
+
+"""
+    join_group_env(; timeout = 0) -> Group
+    join_group_env(f::Function; timeout = 0)   # do-block: closes the group afterwards
+
+Joins the process group that torchrun describes in the environment: `RANK`, `WORLD_SIZE`,
+`MASTER_ADDR`, `MASTER_PORT`, and `LOCAL_RANK` (optional, default `RANK`)
+(`maml_group_join_env`). Collective: returns once all ranks have joined. `timeout`, in seconds,
+bounds the rendezvous and every later collective: 0 means [`GROUP_DEFAULT_TIMEOUT`](@ref),
+otherwise 0.1 to 86400. Throws `MamlError`: `MAML_E_INVALID_ARGUMENT` (a variable missing or
+malformed; the message names it), `MAML_E_DISTRIBUTED` (the rendezvous failed or timed out),
+`MAML_E_UNSUPPORTED` (no c10d Gloo in this build).
+"""
+function join_group_env(; timeout::Real = 0)
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:maml_group_join_env, libmamlpp), Int32, (Cdouble, Ptr{Ptr{Cvoid}}),
+                Float64(timeout), out), :maml_group_join_env)
+    return Group(out[])
+end
+
+function join_group_env(f::Function; kwargs...)
+    g = join_group_env(; kwargs...)
+    try
+        return f(g)
+    finally
+        close(g)
+    end
+end
+
+"""
+    join_group(master_addr, master_port, rank, world_size; local_rank = -1, timeout = 0) -> Group
+    join_group(f::Function, master_addr, master_port, rank, world_size; ...)   # do-block
+
+Joins a process group described explicitly (`maml_group_join`): rank 0 serves the rendezvous at
+`master_addr:master_port` and every rank connects to it. `rank` in `0:world_size-1`;
+`local_rank` is this rank's index on its machine (-1: `rank`). Otherwise as
+[`join_group_env`](@ref); the library checks every value (an integer that does not fit in
+`Int32` throws `InexactError`, a `master_addr` with a NUL `ArgumentError`).
+"""
+function join_group(master_addr::AbstractString, master_port::Integer, rank::Integer,
+                    world_size::Integer; local_rank::Integer = -1, timeout::Real = 0)
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:maml_group_join, libmamlpp), Int32,
+                (Cstring, Int32, Int32, Int32, Int32, Cdouble, Ptr{Ptr{Cvoid}}),
+                master_addr, master_port, rank, world_size, local_rank, Float64(timeout), out),
+          :maml_group_join)
+    return Group(out[])
+end
+
+function join_group(f::Function, args...; kwargs...)
+    g = join_group(args...; kwargs...)
+    try
+        return f(g)
+    finally
+        close(g)
+    end
+end
+
+"""
+    group_rank(g::Group) -> (rank = ..., world_size = ..., local_rank = ...)
+
+This process's rank, the number of ranks, and its index on its machine, e.g. the CUDA device to
+use (`maml_group_rank`).
+"""
+function group_rank(g::Group)
+    r, w, l = Ref{Int32}(0), Ref{Int32}(0), Ref{Int32}(0)
+    check(ccall((:maml_group_rank, libmamlpp), Int32,
+                (Ptr{Cvoid}, Ptr{Int32}, Ptr{Int32}, Ptr{Int32}), g, r, w, l), :maml_group_rank)
+    return (rank = Int(r[]), world_size = Int(w[]), local_rank = Int(l[]))
+end
+
+"""
+    allreduce_sum!(g::Group, values::Array{Float64}) -> values
+
+Sums `values` over every rank, in place, in double precision (`maml_group_allreduce_sum`;
+collective), e.g. for validation figures each rank computed on its share. 1 to 2^24 values, as
+many on every rank; an empty array throws `MAML_E_INVALID_ARGUMENT` (and this rank does not take
+part).
+"""
+function allreduce_sum!(g::Group, values::Array{Float64})
+    check(ccall((:maml_group_allreduce_sum, libmamlpp), Int32, (Ptr{Cvoid}, Ptr{Cdouble}, Int64),
+                g, values, Int64(length(values))), :maml_group_allreduce_sum)
+    return values
+end
+
+"""
+    allreduce_sum(g::Group, values) -> Array{Float64}
+
+[`allreduce_sum!`](@ref) on a `Float64` copy of `values` (any collection of reals; its shape is
+kept); `values` is not changed.
+"""
+allreduce_sum(g::Group, values) = allreduce_sum!(g, collect(Float64, values))
+
+"""
+    attach!(m::Model, g::Group) -> m
+
+Attaches the model to a process group (`maml_group_attach`; collective: every rank attaches its
+model). The ranks must agree on the library version, device type, dtype and config (all fields
+but `device_index`, `num_threads` and `task_batching`), and every rank whose model has trained
+must hold exactly rank 0's model; otherwise every rank throws `MAML_E_DISTRIBUTED` naming the
+first rank and field that differ, and nothing is attached. Then rank 0's model is broadcast, so
+the ranks start identical. From then on [`meta_train_step!`](@ref) is collective: each rank
+passes its own share of the meta-batch. Attaching again replaces the group; the model keeps the
+membership alive while attached, so the group may be closed first. Needs exclusive use of the
+model.
+"""
+function attach!(m::Model, g::Group)
+    check(ccall((:maml_group_attach, libmamlpp), Int32, (Ptr{Cvoid}, Ptr{Cvoid}), m, g),
+          :maml_group_attach)
+    return m
+end
+
+"""
+    detach!(m::Model) -> m
+
+Makes the model local again (`maml_group_detach`): `meta_train_step!` stops being collective. A
+model that is not attached is not an error.
+"""
+function detach!(m::Model)
+    check(ccall((:maml_group_detach, libmamlpp), Int32, (Ptr{Cvoid},), m), :maml_group_detach)
+    return m
 end
 
 end # module

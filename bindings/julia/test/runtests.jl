@@ -2,6 +2,7 @@
 # Run: MAMLPP_LIBRARY=/path/to/libmamlpp.so.1 julia --project=bindings/julia -e 'using Pkg; Pkg.test()'
 # NOTE: written but NOT run (Julia is not installed where this binding was written); see README.md.
 using Test
+using Sockets
 using MamlPP
 
 const N_WAY = 3
@@ -16,6 +17,16 @@ tiny_config(; kw...) = Config(Config(; n_way = N_WAY, image_channels = C, image_
 
 images(n; seed = 0) = Float32[((i * 7919 + seed * 104729) % 1000) / 1000 for i in 0:n*PIX-1]
 labels(num_tasks, per_task) = Int32[(i - 1) % N_WAY for i in 1:per_task, _ in 1:num_tasks]
+
+"A TCP port nothing listens on now (the OS picks one for port 0)."
+function free_port()
+    server = listen(ip"127.0.0.1", 0)
+    port = Int(getsockname(server)[2])
+    close(server)
+    return port
+end
+
+caught(f) = try f(); nothing catch err; err end
 
 @testset "MamlPP" begin
     @testset "library" begin
@@ -163,6 +174,76 @@ labels(num_tasks, per_task) = Int32[(i - 1) % N_WAY for i in 1:per_task, _ in 1:
             @test length(table) == 6
             @test first.(table)[end] == "backbone.head.bias"
             @test all(r -> length(r) == 1 && isapprox(r[1], 0.1f0; atol = 1e-6), last.(table))
+        end
+    end
+
+    @testset "process groups (world of one)" begin
+        @test MamlPP.GROUP_DEFAULT_TIMEOUT == 300.0
+        @test MamlPP.status_string(MamlPP.MAML_E_DISTRIBUTED) == "MAML_E_DISTRIBUTED"
+        sx, sy, qx, qy = images(6), labels(2, 3), images(6; seed = 1), labels(2, 3)
+
+        g = join_group("127.0.0.1", free_port(), 0, 1; timeout = 60)
+        @test isopen(g)
+        @test group_rank(g) == (rank = 0, world_size = 1, local_rank = 0)
+        m = Model(tiny_config())
+        @test attach!(m, g) === m
+        @test meta_train_step!(m, sx, sy, qx, qy).step == 1
+        v = [1.5, -2.0, 3.25, 1e300]          # a world of one: the sums are the values
+        @test allreduce_sum!(g, v) === v
+        @test v == [1.5, -2.0, 3.25, 1e300]
+        @test allreduce_sum(g, (1, 2)) == [1.0, 2.0]
+        @test allreduce_sum(g, Float32[1 2; 3 4]) == [1.0 2.0; 3.0 4.0]
+        e = caught(() -> allreduce_sum!(g, Float64[]))
+        @test e isa MamlError && e.status == MamlPP.MAML_E_INVALID_ARGUMENT
+        @test allreduce_sum(g, [2]) == [2.0]   # the refused call did not break the group
+        @test detach!(m) === m
+        detach!(m)                             # not attached: not an error
+        @test meta_train_step!(m, sx, sy, qx, qy).step == 2
+        close(g); close(g)
+        @test !isopen(g)
+        @test_throws ArgumentError group_rank(g)
+        @test_throws ArgumentError allreduce_sum!(g, [1.0])
+        @test_throws ArgumentError attach!(m, g)
+        close(m)
+        @test_throws ArgumentError detach!(m)
+
+        # The model keeps the membership while attached; do-blocks close the group.
+        Model(tiny_config()) do m
+            join_group("127.0.0.1", free_port(), 0, 1; local_rank = 3, timeout = 60) do g
+                @test group_rank(g).local_rank == 3
+                attach!(m, g)
+            end
+            @test meta_train_step!(m, sx, sy, qx, qy).step == 1
+            detach!(m)
+        end
+
+        # Errors: the library checks every value and names it.
+        port = free_port()
+        for (rank, world, local_rank, timeout, needle) in
+                ((1, 1, -1, 60, "rank 1"), (-1, 1, -1, 60, "rank"), (0, 0, -1, 60, "world"),
+                 (0, 1, -2, 60, "local rank"), (0, 1, -1, 0.01, "timeout"))
+            e = caught(() -> join_group("127.0.0.1", port, rank, world;
+                                        local_rank = local_rank, timeout = timeout))
+            @test e isa MamlError && e.status == MamlPP.MAML_E_INVALID_ARGUMENT
+            @test e isa MamlError && e.func == :maml_group_join && occursin(needle, e.message)
+        end
+        e = caught(() -> join_group("127.0.0.1", 0, 0, 1))
+        @test e isa MamlError && occursin("port", e.message)
+        @test_throws ArgumentError join_group("127.0.0.1\0x", port, 0, 1)  # never cut at NUL
+        @test_throws InexactError join_group("127.0.0.1", port, 2^32, 1)
+
+        # join_group_env reads torchrun's variables.
+        torchrun = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+        withenv((k => nothing for k in torchrun)...) do
+            e = caught(join_group_env)
+            @test e isa MamlError && e.status == MamlPP.MAML_E_INVALID_ARGUMENT
+            @test e isa MamlError && e.func == :maml_group_join_env && occursin("RANK", e.message)
+        end
+        withenv("RANK" => "0", "WORLD_SIZE" => "1", "LOCAL_RANK" => "2",
+                "MASTER_ADDR" => "127.0.0.1", "MASTER_PORT" => string(free_port())) do
+            join_group_env(; timeout = 60) do g
+                @test group_rank(g) == (rank = 0, world_size = 1, local_rank = 2)
+            end
         end
     end
 

@@ -35,6 +35,7 @@ from ._native import (
     DEVICE_CUDA,
     DTYPE_FLOAT32,
     DTYPE_FLOAT64,
+    GROUP_DEFAULT_TIMEOUT,
     SAVE_DEFAULT,
     SAVE_INFERENCE_ONLY,
     TASKS_AUTO,
@@ -42,9 +43,10 @@ from ._native import (
     TASKS_LOOP,
     library_path,
 )
-from .core import Config, Learner, Metadata, Metrics, Model, Prediction, parse_device
+from .core import Config, Group, Learner, Metadata, Metrics, Model, Prediction, parse_device
 from .errors import (
     E_DEVICE,
+    E_DISTRIBUTED,
     E_FORMAT,
     E_INTERNAL,
     E_INVALID_ARGUMENT,
@@ -54,6 +56,7 @@ from .errors import (
     E_UNSUPPORTED,
     OK,
     DeviceError,
+    DistributedError,
     FormatError,
     InternalError,
     InvalidArgumentError,
@@ -114,12 +117,12 @@ def status_string(status):
 __all__ = [
     "ABI_VERSION", "HAVE_NUMPY", "library_path", "version", "version_number", "abi_version",
     "cuda_device_count", "cuda_memory", "set_cuda_deterministic", "status_string", "parse_device",
-    "Config", "Model", "Learner", "Metadata", "Metrics", "Prediction",
+    "Config", "Model", "Learner", "Metadata", "Metrics", "Prediction", "Group",
     "MamlError", "InvalidArgumentError", "MamlIOError", "FormatError", "DeviceError",
-    "OutOfMemoryError", "NumericalError", "UnsupportedError", "InternalError",
+    "OutOfMemoryError", "NumericalError", "UnsupportedError", "InternalError", "DistributedError",
     "OK", "E_INVALID_ARGUMENT", "E_IO", "E_FORMAT", "E_DEVICE", "E_OUT_OF_MEMORY",
-    "E_NUMERICAL", "E_UNSUPPORTED", "E_INTERNAL",
+    "E_NUMERICAL", "E_UNSUPPORTED", "E_INTERNAL", "E_DISTRIBUTED",
     "DEVICE_AUTO", "DEVICE_CPU", "DEVICE_CUDA", "BN_RUNNING", "BN_TRANSDUCTIVE", "BN_SUPPORT",
     "TASKS_AUTO", "TASKS_LOOP", "TASKS_BATCHED", "DTYPE_FLOAT32", "DTYPE_FLOAT64",
-    "SAVE_DEFAULT", "SAVE_INFERENCE_ONLY",
+    "SAVE_DEFAULT", "SAVE_INFERENCE_ONLY", "GROUP_DEFAULT_TIMEOUT",
 ]

@@ -167,3 +167,26 @@ def new_int32s(count, as_numpy):
         return out, (out.ctypes.data if count else None)
     out = array.array(_INT32_TYPECODE, bytes(4 * count))
     return out, (out.buffer_info()[0] if count else None)
+
+
+def float64s(obj, what="values"):
+    """A fresh, C-contiguous float64 copy of obj: (copy, address or None, count, was_numpy).
+
+    For :meth:`Group.allreduce_sum`, which sums in place: the caller's object is never written.
+    A numpy array gives a numpy array of the same shape; anything else (a sequence of numbers,
+    flat or nested, an ``array.array``, a memoryview) an ``array.array('d')``. Text and raw bytes
+    are refused (TypeError): they are not numbers."""
+    if obj is None or isinstance(obj, (str, bytes, bytearray)):
+        raise TypeError("%s: expected numbers (a sequence, array.array or numpy array), not %s"
+                        % (what, type(obj).__name__))
+    if _np is not None and isinstance(obj, _np.ndarray):
+        out = _np.array(obj, dtype=_np.float64, order="C", copy=True)
+        return out, (out.ctypes.data if out.size else None), int(out.size), True
+    if isinstance(obj, memoryview):
+        obj = obj.tolist()
+    try:
+        data = array.array("d", _flatten(obj, []))
+    except TypeError as e:
+        raise TypeError("%s: expected a sequence of numbers (%s)" % (what, e))
+    addr, n = data.buffer_info()
+    return data, (addr if n else None), n, False

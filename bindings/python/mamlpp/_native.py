@@ -28,7 +28,7 @@ ABI_VERSION = 1
 
 #: The oldest library this binding works with, as maml_version_number() counts (major*10000 +
 #: minor*100 + patch): the release of the newest call or struct field it mirrors (1.1.0:
-#: maml_set_cuda_deterministic, maml_config.grad_clip_lslr, maml_*_metadata).
+#: maml_set_cuda_deterministic, maml_config.grad_clip_lslr, maml_*_metadata, maml_group_*).
 MIN_LIBRARY_VERSION = 10100
 
 # --------------------------------------------------------------------------------------------
@@ -53,6 +53,10 @@ DTYPE_FLOAT64 = 1  #: MAML_DTYPE_FLOAT64
 SAVE_DEFAULT = 0  #: MAML_SAVE_DEFAULT: everything, also what resuming training needs.
 SAVE_INFERENCE_ONLY = 1  #: MAML_SAVE_INFERENCE_ONLY: only what adapt and predict need.
 
+#: MAML_GROUP_DEFAULT_TIMEOUT: the seconds a group timeout of 0 means (rendezvous and every
+#: collective). Since 1.1.
+GROUP_DEFAULT_TIMEOUT = 300.0
+
 # --------------------------------------------------------------------------------------------
 # Struct mirrors. Field order and types must equal the C structs exactly; the layout test
 # (tests/bindings/layout) compares sizeof/offsetof against a C program compiled from the header.
@@ -63,6 +67,7 @@ c_int64 = ctypes.c_int64
 c_uint32 = ctypes.c_uint32
 c_uint64 = ctypes.c_uint64
 c_float = ctypes.c_float
+c_double = ctypes.c_double
 c_void_p = ctypes.c_void_p
 c_char_p = ctypes.c_char_p
 c_size_t = ctypes.c_size_t
@@ -285,6 +290,15 @@ _proto("maml_set_metadata", c_int32, [c_void_p, c_char_p, c_char_p])
 # char** outputs as void pointers: the strings are copied out, then released with maml_buffer_free.
 _proto("maml_get_metadata", c_int32, [c_void_p, c_char_p, _P(c_void_p)])
 _proto("maml_list_metadata", c_int32, [c_void_p, _P(c_void_p), _P(c_size_t)])
+# Process groups (since 1.1); maml_group* handles are void pointers like the others.
+_proto("maml_group_join_env", c_int32, [c_double, _P(c_void_p)])
+_proto("maml_group_join", c_int32,
+       [c_char_p, c_int32, c_int32, c_int32, c_int32, c_double, _P(c_void_p)])
+_proto("maml_group_rank", c_int32, [c_void_p, _P(c_int32), _P(c_int32), _P(c_int32)])
+_proto("maml_group_attach", c_int32, [c_void_p, c_void_p])
+_proto("maml_group_detach", c_int32, [c_void_p])
+_proto("maml_group_allreduce_sum", c_int32, [c_void_p, c_void_p, c_int64])
+_proto("maml_group_free", None, [c_void_p])
 
 
 def config_defaults():

@@ -1,4 +1,4 @@
-"""Config, Model, Learner and Metrics: thin, Pythonic objects over the libmamlpp C calls.
+"""Config, Model, Learner, Metrics and Group: thin, Pythonic objects over the libmamlpp C calls.
 
 Array conventions (see :mod:`mamlpp._buffers` for every accepted input type):
 
@@ -377,6 +377,28 @@ class Model(_Handle):
         over :meth:`get_metadata`, :meth:`set_metadata` and :meth:`metadata_keys`."""
         return Metadata(self)
 
+    # -- process groups (since 1.1) ---------------------------------------------------------------
+
+    def attach(self, group):
+        """Attaches the model to a process group (``maml_group_attach``; collective: every rank
+        attaches its model). The ranks must agree on the library version, device type, dtype and
+        config (all but device_index, num_threads and task_batching), and every rank whose model
+        has trained must hold exactly rank 0's model; otherwise every rank raises
+        :class:`DistributedError` naming the first rank and field that differ, and nothing is
+        attached. Then rank 0's model is broadcast, so the ranks start identical. From then on
+        :meth:`meta_train_step` is collective: each rank passes its own share of the meta-batch
+        and every rank takes the same step. Attaching again replaces the group; the model keeps
+        the group's membership alive while attached (closing the :class:`Group` is fine). Needs
+        exclusive use of the model."""
+        if not isinstance(group, Group):
+            raise TypeError("group must be a mamlpp.Group, not %s" % type(group).__name__)
+        lib.maml_group_attach(self._h(), group._h())
+
+    def detach(self):
+        """Makes the model local again (``maml_group_detach``): :meth:`meta_train_step` stops
+        being collective. Not attached is not an error. Needs exclusive use of the model."""
+        lib.maml_group_detach(self._h())
+
     # -- training ------------------------------------------------------------------------------
 
     def _tasks(self, support_x, support_y, query_x, query_y, num_tasks, support_size,
@@ -653,3 +675,130 @@ class Learner(_Handle):
         if self.closed:
             return "<mamlpp.Learner (closed)>"
         return "<mamlpp.Learner %d-way %dx%dx%d>" % ((self._n_way,) + self._image_shape)
+
+
+# --------------------------------------------------------------------------------------------
+# Process groups (since 1.1)
+# --------------------------------------------------------------------------------------------
+
+
+def _int32(value, what):
+    value = int(value)
+    if not -2 ** 31 <= value < 2 ** 31:
+        raise ValueError("%s = %d does not fit in int32" % (what, value))
+    return value
+
+
+def _timeout(timeout):
+    return 0.0 if timeout is None else float(timeout)
+
+
+class Group(_Handle):
+    """A membership in a process group (``maml_group``) for data-parallel meta-training over
+    PyTorch's c10d: N processes (ranks) each adapt their share of every meta-batch, and each step
+    pools their contributions into the step one process would take on the whole batch.
+
+    Make one with :meth:`join_env` (under ``torchrun``, which sets RANK, WORLD_SIZE, MASTER_ADDR,
+    MASTER_PORT and LOCAL_RANK) or :meth:`join`, then :meth:`Model.attach` a model::
+
+        with mamlpp.Group.join_env() as group, mamlpp.Model(cfg) as model:
+            model.attach(group)              # every rank now holds rank 0's model
+            for sx, sy, qx, qy in my_share_of_each_batch(group.rank, group.world_size):
+                model.meta_train_step(sx, sy, qx, qy)
+
+    Collective calls (joining, :meth:`Model.attach`, :meth:`allreduce_sum` and
+    :meth:`Model.meta_train_step` on an attached model) must be made by every rank in the same
+    order; each returns once all ranks have made it. A failed collective raises
+    :class:`DistributedError` (on the ranks that did not cause it); a rank that exits or stops
+    responding makes the others fail within the timeout, after which the group is broken.
+
+    Use it as a context manager or call :meth:`close`; it is also freed when garbage-collected.
+    Closing rank 0 waits (up to the timeout) for the other ranks to close theirs, since rank 0
+    serves the rendezvous; a model still attached keeps the membership until it is detached or
+    closed.
+    """
+
+    __slots__ = ()
+    _free = lib.maml_group_free
+    _kind = "Group"
+
+    def __init__(self):
+        raise TypeError("Groups come from Group.join() / Group.join_env()")
+
+    @classmethod
+    def _from_ptr(cls, ptr):
+        self = cls.__new__(cls)
+        self._adopt(ptr)
+        return self
+
+    @classmethod
+    def join_env(cls, timeout=0):
+        """Joins the process group that torchrun describes in the environment: RANK, WORLD_SIZE,
+        MASTER_ADDR, MASTER_PORT and LOCAL_RANK (optional; default RANK) (``maml_group_join_env``;
+        collective: returns once all ranks have joined). timeout, in seconds, bounds the
+        rendezvous and every later collective: 0 or None means :data:`GROUP_DEFAULT_TIMEOUT`
+        (300), otherwise 0.1 to 86400. Raises :class:`InvalidArgumentError` naming a variable that
+        is missing or malformed, :class:`DistributedError` if the rendezvous fails or times out,
+        :class:`UnsupportedError` in a build without c10d's Gloo."""
+        out = ctypes.c_void_p()
+        lib.maml_group_join_env(_timeout(timeout), ctypes.byref(out))
+        return cls._from_ptr(out)
+
+    @classmethod
+    def join(cls, master_addr, master_port, rank, world_size, local_rank=-1, timeout=0):
+        """Joins a process group described explicitly (``maml_group_join``): rank 0 serves the
+        rendezvous at master_addr:master_port (a str: host name or address) and every rank
+        connects to it. rank in [0, world_size), local_rank this rank's index on its machine (-1:
+        rank). Otherwise as :meth:`join_env`; the library checks every value."""
+        if master_addr is None:
+            addr = None  # the library refuses it: InvalidArgumentError
+        elif not isinstance(master_addr, str):
+            raise TypeError("master_addr must be a str, not %s" % type(master_addr).__name__)
+        elif "\0" in master_addr:
+            raise ValueError("master_addr %r: embedded null character" % master_addr)
+        else:
+            addr = master_addr.encode("utf-8")
+        out = ctypes.c_void_p()
+        lib.maml_group_join(addr, _int32(master_port, "master_port"), _int32(rank, "rank"),
+                            _int32(world_size, "world_size"), _int32(local_rank, "local_rank"),
+                            _timeout(timeout), ctypes.byref(out))
+        return cls._from_ptr(out)
+
+    def _ranks(self):
+        rank, world, local = ctypes.c_int32(), ctypes.c_int32(), ctypes.c_int32()
+        lib.maml_group_rank(self._h(), ctypes.byref(rank), ctypes.byref(world),
+                            ctypes.byref(local))
+        return rank.value, world.value, local.value
+
+    @property
+    def rank(self):
+        """This process's rank, in [0, world_size) (``maml_group_rank``)."""
+        return self._ranks()[0]
+
+    @property
+    def world_size(self):
+        """The number of ranks (``maml_group_rank``)."""
+        return self._ranks()[1]
+
+    @property
+    def local_rank(self):
+        """This rank's index on its machine, e.g. the CUDA device to use (``maml_group_rank``)."""
+        return self._ranks()[2]
+
+    def allreduce_sum(self, values):
+        """The sums of values over every rank, in double precision (``maml_group_allreduce_sum``;
+        collective), e.g. for validation figures each rank computed on its share. values: 1 to
+        2^24 numbers, as many on every rank; a numpy array gives a float64 numpy array of the same
+        shape, anything else (a list, tuple, array.array, ...) a list of floats. values itself is
+        not changed. An empty input raises :class:`InvalidArgumentError` (and this rank does not
+        take part)."""
+        h = self._h()
+        data, addr, count, as_numpy = _buffers.float64s(values, "values")
+        lib.maml_group_allreduce_sum(h, addr, count)
+        return data if as_numpy else data.tolist()
+
+    def __repr__(self):
+        if self.closed:
+            return "<mamlpp.Group (closed)>"
+        rank, world, local = self._ranks()
+        return "<mamlpp.Group rank %d of %d, local rank %d>" % (rank, world, local)

@@ -17,6 +17,7 @@ MAML_E_OUT_OF_MEMORY                   -5          OutOfMemoryError         Memo
 MAML_E_NUMERICAL                       -6          NumericalError           ArithmeticError
 MAML_E_UNSUPPORTED                     -7          UnsupportedError
 MAML_E_INTERNAL                        -8          InternalError
+MAML_E_DISTRIBUTED                     -9          DistributedError
 any other negative value               ...         MamlError
 =====================================  ==========  =======================  ==================
 """
@@ -30,6 +31,7 @@ E_OUT_OF_MEMORY = -5
 E_NUMERICAL = -6
 E_UNSUPPORTED = -7
 E_INTERNAL = -8
+E_DISTRIBUTED = -9  # since 1.1
 
 STATUS_NAMES = {
     OK: "MAML_OK",
@@ -41,6 +43,7 @@ STATUS_NAMES = {
     E_NUMERICAL: "MAML_E_NUMERICAL",
     E_UNSUPPORTED: "MAML_E_UNSUPPORTED",
     E_INTERNAL: "MAML_E_INTERNAL",
+    E_DISTRIBUTED: "MAML_E_DISTRIBUTED",
 }
 
 
@@ -100,6 +103,12 @@ class InternalError(MamlError):
     """MAML_E_INTERNAL: a bug in libmamlpp or LibTorch; please report it with the message."""
 
 
+class DistributedError(MamlError):
+    """MAML_E_DISTRIBUTED: a collective of a process group failed: a peer process exited or timed
+    out, the ranks disagree (config, model, library version), or another rank refused the step.
+    Since libmamlpp 1.1."""
+
+
 ERROR_CLASSES = {
     E_INVALID_ARGUMENT: InvalidArgumentError,
     E_IO: MamlIOError,
@@ -109,6 +118,7 @@ ERROR_CLASSES = {
     E_NUMERICAL: NumericalError,
     E_UNSUPPORTED: UnsupportedError,
     E_INTERNAL: InternalError,
+    E_DISTRIBUTED: DistributedError,
 }
 
 

@@ -24,6 +24,10 @@ pub enum Status {
     Unsupported,
     /// `MAML_E_INTERNAL`: a bug in libmamlpp or LibTorch.
     Internal,
+    /// `MAML_E_DISTRIBUTED` (since 1.1): a collective of a process group failed: a peer process
+    /// exited or timed out, the ranks disagree (config, model, library version), or another rank
+    /// refused the step.
+    Distributed,
     /// A code this crate does not know (from a newer library).
     Other(i32),
 }
@@ -40,6 +44,7 @@ impl Status {
             sys::MAML_E_NUMERICAL => Status::Numerical,
             sys::MAML_E_UNSUPPORTED => Status::Unsupported,
             sys::MAML_E_INTERNAL => Status::Internal,
+            sys::MAML_E_DISTRIBUTED => Status::Distributed,
             other => Status::Other(other),
         }
     }
@@ -55,6 +60,7 @@ impl Status {
             Status::Numerical => sys::MAML_E_NUMERICAL,
             Status::Unsupported => sys::MAML_E_UNSUPPORTED,
             Status::Internal => sys::MAML_E_INTERNAL,
+            Status::Distributed => sys::MAML_E_DISTRIBUTED,
             Status::Other(c) => c,
         }
     }

@@ -24,6 +24,11 @@
 //! from many threads on one `&Learner`. Both types are `Send + Sync`; the borrow rules enforce the
 //! C header's threading contract.
 //!
+//! # Several processes
+//! A [`Group`] (since 1.1) joins a process group (c10d, e.g. under `torchrun`);
+//! [`Model::attach`] makes the model's training steps collective over it, each rank passing its
+//! share of every meta-batch.
+//!
 //! # Versions
 //! The first call that makes a handle checks `maml_abi_version()` against the ABI this crate was
 //! written for ([`sys::MAMLPP_ABI_VERSION`]) and fails with [`Status::Unsupported`] on a mismatch.
@@ -32,6 +37,7 @@ pub mod sys;
 
 mod config;
 mod error;
+mod group;
 mod learner;
 mod model;
 
@@ -39,6 +45,7 @@ use std::ffi::CStr;
 
 pub use config::{BnStats, Config, DeviceType, Dtype, TaskBatching};
 pub use error::{Error, Result, Status};
+pub use group::{Group, GROUP_DEFAULT_TIMEOUT};
 pub use learner::{Learner, Prediction};
 pub use model::{InnerLrs, Metrics, Model, Tasks};
 

@@ -8,6 +8,7 @@ use std::ptr::{self, NonNull};
 
 use crate::config::{Config, DeviceType};
 use crate::error::{check, Error, Result};
+use crate::group::Group;
 use crate::learner::Learner;
 use crate::{ensure_abi, sys};
 
@@ -425,6 +426,28 @@ impl Model {
             .filter(|k| !k.is_empty())
             .map(|k| String::from_utf8_lossy(k).into_owned())
             .collect())
+    }
+
+    /// Attaches the model to a process group (`maml_group_attach`; collective: every rank
+    /// attaches its model). The ranks must agree on the library version, device type, dtype and
+    /// config (all fields but `device_index`, `num_threads` and `task_batching`), and every rank
+    /// whose model has trained must hold exactly rank 0's model; otherwise every rank returns
+    /// [`Status::Distributed`](crate::Status) naming the first rank and field that differ, and
+    /// nothing is attached. Then rank 0's model is broadcast, so the ranks start identical. From
+    /// then on [`Model::meta_train_step`] is collective: each rank passes its own share of the
+    /// meta-batch and every rank takes the same step. Attaching again replaces the group; the
+    /// model keeps the membership alive while attached, so `group` may be dropped first.
+    pub fn attach(&mut self, group: &Group) -> Result<()> {
+        // SAFETY: both handles are valid; &mut self gives the exclusive use of the model the
+        // call needs, and the library serialises collectives on one group.
+        check(unsafe { sys::maml_group_attach(self.ptr.as_ptr(), group.raw()) })
+    }
+
+    /// Makes the model local again (`maml_group_detach`): [`Model::meta_train_step`] stops
+    /// being collective. A model that is not attached is not an error.
+    pub fn detach(&mut self) -> Result<()> {
+        // SAFETY: valid handle; &mut self is exclusive.
+        check(unsafe { sys::maml_group_detach(self.ptr.as_ptr()) })
     }
 
     /// The model's configuration (`maml_get_config`); for a loaded model, the file's config

@@ -32,6 +32,8 @@ pub const MAML_E_OUT_OF_MEMORY: maml_status = -5;
 pub const MAML_E_NUMERICAL: maml_status = -6;
 pub const MAML_E_UNSUPPORTED: maml_status = -7;
 pub const MAML_E_INTERNAL: maml_status = -8;
+/// Since 1.1.
+pub const MAML_E_DISTRIBUTED: maml_status = -9;
 
 pub const MAML_DEVICE_AUTO: i32 = 0;
 pub const MAML_DEVICE_CPU: i32 = 1;
@@ -50,6 +52,9 @@ pub const MAML_DTYPE_FLOAT64: i32 = 1;
 
 pub const MAML_SAVE_DEFAULT: i32 = 0;
 pub const MAML_SAVE_INFERENCE_ONLY: i32 = 1;
+
+/// The timeout, in seconds, that a group timeout of 0 means. Since 1.1.
+pub const MAML_GROUP_DEFAULT_TIMEOUT: f64 = 300.0;
 
 /// `maml_config` as of libmamlpp 1.1 (144 bytes; the 1.0 struct was the first 136).
 #[repr(C)]
@@ -133,6 +138,13 @@ pub struct maml_model {
 /// Opaque adapted-learner handle.
 #[repr(C)]
 pub struct maml_learner {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// Opaque process-group membership handle. Since 1.1.
+#[repr(C)]
+pub struct maml_group {
     _private: [u8; 0],
     _not_send_sync: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
 }
@@ -266,4 +278,30 @@ extern "C" {
         keys: *mut *mut c_char,
         size: *mut usize,
     ) -> maml_status;
+
+    // Process groups: distributed meta-training (since 1.1)
+    pub fn maml_group_join_env(timeout_seconds: f64, out: *mut *mut maml_group) -> maml_status;
+    pub fn maml_group_join(
+        master_addr: *const c_char,
+        master_port: i32,
+        rank: i32,
+        world_size: i32,
+        local_rank: i32,
+        timeout_seconds: f64,
+        out: *mut *mut maml_group,
+    ) -> maml_status;
+    pub fn maml_group_rank(
+        group: *const maml_group,
+        rank: *mut i32,
+        world_size: *mut i32,
+        local_rank: *mut i32,
+    ) -> maml_status;
+    pub fn maml_group_attach(model: *mut maml_model, group: *mut maml_group) -> maml_status;
+    pub fn maml_group_detach(model: *mut maml_model) -> maml_status;
+    pub fn maml_group_allreduce_sum(
+        group: *mut maml_group,
+        values: *mut f64,
+        count: i64,
+    ) -> maml_status;
+    pub fn maml_group_free(group: *mut maml_group);
 }

@@ -327,11 +327,13 @@ fn inner_lrs_are_named_and_learned() {
 
 #[test]
 fn status_codes_are_the_headers() {
-    for code in -8..=-1 {
+    for code in -9..=-1 {
         let s = Status::from_code(code);
         assert_eq!(s.code(), code);
         assert!(s.name().starts_with("MAML_E_"), "{}", s.name());
     }
+    assert_eq!(Status::from_code(-9), Status::Distributed);
+    assert_eq!(Status::Distributed.name(), "MAML_E_DISTRIBUTED");
     assert_eq!(Status::from_code(-99), Status::Other(-99));
     let e = Error { status: Status::Device, message: String::new() };
     assert_eq!(e.to_string(), "MAML_E_DEVICE");

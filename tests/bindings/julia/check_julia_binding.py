@@ -43,7 +43,8 @@ SCALARS = {
     "char": {"UInt8", "Cchar", "Int8", "Cuchar"},
     "void": {"Cvoid", "Nothing"},
 }
-OPAQUE = {"maml_model", "maml_learner"}
+# The header's opaque handles (``typedef struct x x;`` without fields), passed as Ptr{Cvoid}.
+OPAQUE = {"maml_model", "maml_learner", "maml_group"}
 
 
 def julia_struct_name(c_name):

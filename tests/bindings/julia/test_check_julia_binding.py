@@ -104,6 +104,13 @@ class BrokenCopyTest(unittest.TestCase):
                            "(:maml_status_string, libmamlpp), Cstring, (Int32)")
         self.assertFailsWith(text, "not a tuple")
 
+    def test_wrong_handle_pointee(self):
+        # maml_group* is an opaque handle (Ptr{Cvoid}); a struct mirror there is a mistake.
+        text = self.broken("(Ptr{Cvoid}, Ptr{Cdouble}, Int64),", "(Ptr{MamlConfig}, Ptr{Cdouble}, Int64),")
+        self.assertFailsWith(text, "maml_group_allreduce_sum parameter 1")
+        text = self.broken("(Ptr{Cvoid}, Ptr{Cdouble}, Int64),", "(Ptr{Cvoid}, Ptr{Cfloat}, Int64),")
+        self.assertFailsWith(text, "maml_group_allreduce_sum parameter 2", "double")
+
     def test_struct_field_order(self):
         text = self.broken_re(r"( +image_height::Int32[^\n]*\n)( +image_width::Int32[^\n]*\n)",
                               r"\2\1")
