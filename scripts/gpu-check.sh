@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check: on a machine with a CUDA GPU, build libmamlpp exactly as CI's CUDA build does
 # (scripts/lib/cuda-build.sh: the same CMake options and LibTorch checks), run the C++ core and
-# C ABI tests with CUDA as the device, and benchmark both inner-loop paths. Budget: under 8 minutes
+# C ABI tests with CUDA as the device, benchmark both inner-loop paths, and train a CUDA model in
+# a process group (NCCL). Budget: under 8 minutes
 # on 16 cores. CPU-only CI never runs the GPU parts; `--dry-run` runs everything else.
 #
 #   scripts/gpu-check.sh [--dry-run] [out-dir]   (figures and logs go to out-dir, default
@@ -110,6 +111,19 @@ bench() {  # bench NAME CONFIGS [VAR=value...] [-- bench options...]
 bench bench-cuda omniglot-5w1s,omniglot-20w1s,mini-5w1s
 # What deterministic cuDNN costs: the same, letting cuDNN pick any algorithm.
 bench bench-cuda-nondeterministic omniglot-5w1s,omniglot-20w1s -- --cuda-nondeterministic
+# 5. Distributed meta-training on the GPU: a group of one process whose CUDA model reduces over
+#    NCCL (several ranks need several GPUs; tests/dist covers them on the CPU with Gloo). A dry run
+#    runs the same on the CPU (Gloo).
+worker=$build/tests/dist/dist_worker
+dist_args=(--steps 3 --tasks 4 --out "$out/dist")
+[ $dry = 1 ] || dist_args+=(--cuda)
+t=$(date +%s)
+RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$(( 20000 + RANDOM % 20000 )) \
+  "$worker" "${dist_args[@]}" >"$out/dist.txt" 2>&1
+rc=$?
+log "distributed group of one ($([ $dry = 1 ] && echo "CPU, Gloo" || echo "CUDA, NCCL")): exit $rc in $(( $(date +%s) - t )) s"
+cat "$out/dist.txt"
+{ [ $rc = 0 ] && grep -q "DONE step 3" "$out/dist.txt"; } || status=7
 command -v nvidia-smi >/dev/null 2>&1 &&
   nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader 2>/dev/null | tee -a "$out/summary.txt"
 log "done: exit $status"

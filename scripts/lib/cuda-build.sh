@@ -42,7 +42,7 @@ mamlpp_cuda_build() {
 # mamlpp_cuda_probes BUILD_DIR: the configure-time probes' results, one line each.
 mamlpp_cuda_probes() {
   local cache=$1/CMakeCache.txt name
-  for name in MAMLPP_HAVE_CUDA_MEMORY_STATS MAMLPP_HAVE_NCCL; do
+  for name in MAMLPP_HAVE_CUDA_MEMORY_STATS MAMLPP_HAVE_NCCL MAMLPP_HAVE_GLOO; do
     if grep -q "^$name:INTERNAL=1$" "$cache"; then
       echo "$name: yes"
     else

@@ -41,8 +41,9 @@ static void test_status_strings(void** state) {
       {MAML_E_NUMERICAL, "MAML_E_NUMERICAL"},
       {MAML_E_UNSUPPORTED, "MAML_E_UNSUPPORTED"},
       {MAML_E_INTERNAL, "MAML_E_INTERNAL"},
+      {MAML_E_DISTRIBUTED, "MAML_E_DISTRIBUTED"},
   };
-  static const maml_status unknown[] = {1, -9, 100, -100, INT32_MAX, INT32_MIN};
+  static const maml_status unknown[] = {1, -10, 100, -100, INT32_MAX, INT32_MIN};
   size_t i;
   (void)state;
   /* The values are frozen. */
@@ -55,6 +56,7 @@ static void test_status_strings(void** state) {
   assert_int_equal(MAML_E_NUMERICAL, -6);
   assert_int_equal(MAML_E_UNSUPPORTED, -7);
   assert_int_equal(MAML_E_INTERNAL, -8);
+  assert_int_equal(MAML_E_DISTRIBUTED, -9);
   for (i = 0; i < sizeof known / sizeof known[0]; ++i) {
     assert_non_null(maml_status_string(known[i].status));
     assert_string_equal(maml_status_string(known[i].status), known[i].name);

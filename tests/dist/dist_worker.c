@@ -5,7 +5,9 @@
  *
  *   dist_worker [--single] --steps S --tasks B [--float64] [--bn running|support] --out PREFIX
  *               [--timeout SECONDS] [--bad-rank R --bad-step K --bad nan|huge|empty]
- *               [--n-way-rank R] [--pretrain-rank R]
+ *               [--n-way-rank R] [--pretrain-rank R] [--cuda]
+ *   dist_worker --bench-allreduce COUNT [--iters N]   (mean time of maml_group_allreduce_sum
+ *               over COUNT doubles, after 10 warm-up calls; printed by rank 0)
  *
  * The group comes from the environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT). Output, one
  * line per event: "ATTACH <status> <message>", "STEP <k> <status> <loss> <message>"; at the end
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { N_WAY = 5, SHOTS = 1, QUERIES = 2, SIDE = 14 };
 #define PIXELS (SIDE * SIDE)
@@ -86,6 +89,29 @@ int main(int argc, char** argv) {
     maml_group_rank(group, &rank, &world, NULL);
   }
 
+  if (group && has_flag(argc, argv, "--bench-allreduce")) {
+    const int64_t count = atoll(arg_value(argc, argv, "--bench-allreduce", "57152"));
+    const int iters = atoi(arg_value(argc, argv, "--iters", "200"));
+    double* v = calloc((size_t)count, sizeof(double));
+    struct timespec a, b;
+    if (v == NULL) return 4;
+    for (int i = 0; i < 10 + iters; ++i) {
+      if (i == 10) clock_gettime(CLOCK_MONOTONIC, &a);
+      if (maml_group_allreduce_sum(group, v, count) != MAML_OK) {
+        printf("ALLREDUCE %s\n", maml_last_error());
+        return 4;
+      }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (rank == 0)
+      printf("allreduce %lld doubles (%.1f KB) over %d ranks: %.1f us per call (mean of %d)\n", (long long)count,
+             (double)count * 8 / 1000, (int)world,
+             ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / 1e3 / iters, iters);
+    free(v);
+    maml_group_free(group);
+    return 0;
+  }
+
   maml_config cfg;
   maml_config_init(&cfg);
   cfg.n_way = rank == n_way_rank ? N_WAY - 1 : N_WAY;
@@ -96,7 +122,7 @@ int main(int argc, char** argv) {
   cfg.first_order_epochs = 0; /* second order from the start */
   cfg.iters_per_epoch = 2;
   cfg.epochs = 10;
-  cfg.device_type = MAML_DEVICE_CPU;
+  cfg.device_type = has_flag(argc, argv, "--cuda") ? MAML_DEVICE_CUDA : MAML_DEVICE_CPU;
   cfg.dtype = has_flag(argc, argv, "--float64") ? MAML_DTYPE_FLOAT64 : MAML_DTYPE_FLOAT32;
   cfg.bn_stats = strcmp(bn, "running") == 0 ? MAML_BN_RUNNING : MAML_BN_SUPPORT;
   cfg.seed = 7;
