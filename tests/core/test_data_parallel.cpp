@@ -203,13 +203,21 @@ TEST(GroupOfOne, CollectiveStepEqualsTheLocalStep) {
       EXPECT_NEAR(a.loss, b.loss, 1e-12);
       EXPECT_EQ(a.step, b.step);
     }
+    // Each tensor against the largest value of its kind (parameters, first moments, second
+    // moments): the inner rates of the conv biases and their moments see a zero true gradient
+    // (the inner passes use batch statistics), so theirs is rounding noise with no relative
+    // precision of its own (tests/dist/safetensors_compare.py says more).
     const auto sa = local.state(true), sb = grouped.state(true);
+    auto kind = [](const std::string& n) { return n.rfind("adam.m.", 0) == 0 ? 1 : n.rfind("adam.v.", 0) == 0 ? 2 : 0; };
+    double scale[3] = {0, 0, 0};
+    for (const auto& t : sa) scale[kind(t.name)] = std::max(scale[kind(t.name)], t.tensor.abs().max().item<double>());
     for (size_t i = 0; i < sa.size(); ++i) {
-      // A conv bias before batch norm has a zero true gradient when every pass uses batch
-      // statistics; its value, inner rate and moments are rounding noise that Adam amplifies
-      // (tests/dist/safetensors_compare.py says more).
-      if (bn != BnStats::Running && sa[i].name.find(".conv.bias") != std::string::npos) continue;
-      EXPECT_LT(max_rel(sa[i].tensor, sb[i].tensor), 1e-10) << sa[i].name;
+      // With batch statistics everywhere the conv biases themselves are noise too.
+      if (bn != BnStats::Running && sa[i].name.rfind("backbone.stage", 0) == 0 &&
+          sa[i].name.find(".conv.bias") != std::string::npos)
+        continue;
+      const double d = (sa[i].tensor - sb[i].tensor).abs().max().item<double>();
+      EXPECT_LT(d / scale[kind(sa[i].name)], 1e-10) << sa[i].name;
     }
     // A refused input on the only rank: the step is refused and nothing changes.
     const auto before = grouped.state(true);
