@@ -31,11 +31,9 @@ const GroupDefaultTimeout = time.Duration(C.MAML_GROUP_DEFAULT_TIMEOUT * float64
 //
 // Collective calls (joining, Attach, AllreduceSum, and MetaTrainStep on an attached model) must
 // be made by every rank in the same order; each returns once all ranks have made it. A failed
-// collective returns ErrDistributed on the ranks that did not cause it. Close leaves the group;
-// rank 0's Close waits, up to the timeout, for the other ranks to leave (rank 0 serves the
-// rendezvous); a model still attached keeps the membership until it is detached or closed. A
-// finalizer closes a forgotten group, but on rank 0 that may block the finalizer goroutine:
-// close groups explicitly. Safe for concurrent use: the library serialises one process's
+// collective returns ErrDistributed on the ranks that did not cause it. Close leaves the group
+// at once, waiting for no other rank; a model still attached keeps the membership until it is
+// detached or closed. A finalizer closes a forgotten group; close groups explicitly. Safe for concurrent use: the library serialises one process's
 // collectives in the order they arrive (which must then match across ranks).
 type Group struct {
 	mu                         sync.RWMutex

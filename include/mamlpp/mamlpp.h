@@ -613,8 +613,9 @@ MAML_API maml_status maml_group_detach(maml_model* model);
 MAML_API maml_status maml_group_allreduce_sum(maml_group* group, double* values, int64_t count);
 
 /** Leaves the group: releases this handle (models still attached keep the membership until they
- *  are detached or freed). Rank 0, which serves the rendezvous, waits up to the timeout for the
- *  other ranks to leave too, so that none loses the store mid-call. NULL is a no-op. Since 1.1. */
+ *  are detached or freed). Local and immediate: it waits for no other rank, so a rank that fails
+ *  on its own (a bad path, a refused config) exits at once, and the other ranks' next collective
+ *  fails with MAML_E_DISTRIBUTED. NULL is a no-op. Since 1.1. */
 MAML_API void maml_group_free(maml_group* group);
 
 #ifdef __cplusplus

@@ -30,7 +30,9 @@ class Cluster {
   // Rank r's contiguous share of a meta-batch of `batch` tasks: the first batch % world ranks take
   // one task more. Every rank needs at least one (checked by check_batch).
   void share(int32_t batch, int32_t& offset, int32_t& count) const;
-  void check_batch(int32_t batch) const;
+  // Before joining (every rank at once, so none waits for a rank that refused): a meta-batch
+  // smaller than WORLD_SIZE is a usage error.
+  static void check_batch(int32_t batch);
 
   // maml_group_attach (collective): every rank then holds rank 0's model.
   void attach(const Model& model) const;

@@ -138,9 +138,9 @@ class TrainRun {
 
   // Under torchrun: join the group, continue the run after a restart, and quieten ranks but 0.
   void join_cluster() {
+    Cluster::check_batch(s_.batch_size);
     cluster_ = Cluster::from_env(s_.dist_timeout);
     if (!cluster_) return;
-    cluster_->check_batch(s_.batch_size);
     if (!cluster_->leader()) {
       // Errors still reach stderr; the plan, progress and epoch lines come from rank 0 only.
       if (std::freopen("/dev/null", "w", stdout) == nullptr) throw runtime_failure("cannot silence rank output");

@@ -8,7 +8,6 @@
 #include <limits>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "common/error.hpp"
@@ -93,23 +92,6 @@ struct Group::Impl {
   std::mutex mutex;     // one collective at a time from this process, in call order
   std::string broken;   // why the group cannot be used any more; empty while it works
   int64_t gather_round = 0;
-
-  ~Impl() { leave(); }
-
-  // Rank 0 serves the store: it waits (up to the timeout) until every rank has left, so that no
-  // rank loses the store in the middle of a call. Nothing waits on a broken group.
-  void leave() noexcept {
-    if (!store || !broken.empty()) return;
-    try {
-      store->add("mamlpp/left", 1);
-      if (options.rank != 0) return;
-      const auto deadline = std::chrono::steady_clock::now() + timeout;
-      while (store->add("mamlpp/left", 0) < options.world_size && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    } catch (...) {
-      // A peer's store is gone: nothing left to wait for.
-    }
-  }
 
   // Runs one collective; a failure breaks the group for good (a peer is gone or out of step).
   template <class F>

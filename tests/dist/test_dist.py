@@ -243,6 +243,26 @@ def test_world_larger_than_batch():
     return 0
 
 
+def test_leader_refuses_alone():
+    """Rank 0 refuses on its own (its --out already holds a run): it exits at once with its
+    error, and rank 1 follows within seconds instead of waiting for the timeout."""
+    d = work("leader_alone")
+    out = os.path.join(d, "run")
+    rc, o, err = run([ARGS.mamlpp] + train_args() + ["--out", out], env={"OMP_NUM_THREADS": "1"})
+    check(rc == 0, "the first run failed: %s" % err)
+    start = time.time()
+    results = launch_plain(lambda r: [ARGS.mamlpp] + train_args(["--set", "dist_timeout=120"]) + ["--out", out], 2,
+                           timeout=100)
+    took = time.time() - start
+    print("both ranks ended %.1f s after the start (dist_timeout 120 s): %s" %
+          (took, [(rc, err.strip()[-200:]) for rc, _, err in results]))
+    check(results[0][0] == 1 and "already holds a training run" in results[0][2], "rank 0: %r" % (results[0],))
+    check(results[1][0] != 0 and "process group" in results[1][2], "rank 1 should fail with a group error: %r" %
+          (results[1],))
+    check(took < 60, "the ranks took %.1f s to end" % took)
+    return 0
+
+
 def test_killed_rank():
     """Rank 1 is killed mid-training: rank 0 stops at once with one clear error."""
     return lost_rank("killed", signal.SIGKILL, 15)

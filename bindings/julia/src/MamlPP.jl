@@ -812,10 +812,9 @@ contributions into the step one process would take on the whole batch. Join with
 Collective calls (joining, `attach!`, `allreduce_sum!`, and `meta_train_step!` on an attached
 model) must be made by every rank in the same order; each returns once all ranks have made it. A
 failed collective throws a `MamlError` with `MAML_E_DISTRIBUTED` on the ranks that did not cause
-it. `close(group)` leaves the group: rank 0 waits, up to the timeout, for the other ranks to leave
-(it serves the rendezvous), and a model still attached keeps the membership until it is detached
-or closed. A finalizer frees a forgotten group, but on rank 0 that may block the garbage
-collector while it waits: close groups explicitly (or use the do-block forms).
+it. `close(group)` leaves the group at once, waiting for no other rank, and a model still attached
+keeps the membership until it is detached or closed. A finalizer frees a forgotten group; close
+groups explicitly (or use the do-block forms) to leave at a known point.
 """
 mutable struct Group
     ptr::Ptr{Cvoid}

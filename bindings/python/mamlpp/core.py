@@ -713,9 +713,8 @@ class Group(_Handle):
     responding makes the others fail within the timeout, after which the group is broken.
 
     Use it as a context manager or call :meth:`close`; it is also freed when garbage-collected.
-    Closing rank 0 waits (up to the timeout) for the other ranks to close theirs, since rank 0
-    serves the rendezvous; a model still attached keeps the membership until it is detached or
-    closed.
+    Closing leaves at once, waiting for no other rank; a model still attached keeps the
+    membership until it is detached or closed.
     """
 
     __slots__ = ()

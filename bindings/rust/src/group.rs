@@ -33,9 +33,9 @@ pub const GROUP_DEFAULT_TIMEOUT: f64 = sys::MAML_GROUP_DEFAULT_TIMEOUT;
 /// Collective calls (joining, [`Model::attach`](crate::Model::attach), [`Group::allreduce_sum`],
 /// and `meta_train_step` on an attached model) must be made by every rank in the same order;
 /// each returns once all ranks have made it. A failed collective returns
-/// [`Status::Distributed`](crate::Status) on the ranks that did not cause it. Dropping rank 0's
-/// group waits, up to the timeout, for the other ranks to leave (rank 0 serves the rendezvous);
-/// a model still attached keeps the membership until it is detached or dropped.
+/// [`Status::Distributed`](crate::Status) on the ranks that did not cause it. Dropping a group
+/// leaves it at once, waiting for no other rank; a model still attached keeps the membership
+/// until it is detached or dropped.
 ///
 /// # Threads
 /// `Group: Send + Sync`: the library serialises the collective calls of one process in the order
