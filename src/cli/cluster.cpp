@@ -27,9 +27,9 @@ void Cluster::share(int32_t batch, int32_t& offset, int32_t& count) const {
 
 void Cluster::check_batch(int32_t batch) {
   const char* w = std::getenv("WORLD_SIZE");
-  const int32_t world_ = w == nullptr ? 1 : std::atoi(w);
-  if (batch < world_)
-    throw usage_error("batch_size " + std::to_string(batch) + " is smaller than the " + std::to_string(world_) +
+  const int32_t world = w == nullptr ? 1 : std::atoi(w);
+  if (batch < world)
+    throw usage_error("batch_size " + std::to_string(batch) + " is smaller than the " + std::to_string(world) +
                       " ranks torchrun started: every rank adapts at least one task of each meta-batch. "
                       "Start at most " + std::to_string(batch) + " processes (--nproc_per_node), or raise batch_size");
 }

@@ -149,10 +149,9 @@ class TrainRun {
     if (!resuming_ && torchrun_restart_count() > 0 && CheckpointDir::has_state(s_.out)) {
       std::fprintf(stderr, "mamlpp train: torchrun restarted the workers (restart %d); continuing the run in %s\n",
                    torchrun_restart_count(), s_.out.c_str());
-      resume_dir_ = s_.out;
       resuming_ = true;
       TrainOptions again;
-      again.resume = resume_dir_;
+      again.resume = s_.out;
       resumed_options_ = again;
       resolve_settings_();
     }
@@ -327,7 +326,6 @@ class TrainRun {
 
   const TrainOptions& o_;
   std::optional<TrainOptions> resumed_options_;  // a torchrun restart continuing the run folder
-  std::string resume_dir_;
   bool resuming_;
   bool no_progress_ = false;
   std::unique_ptr<Cluster> cluster_;

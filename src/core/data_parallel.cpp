@@ -119,11 +119,11 @@ StepPacket empty_packet(const std::vector<at::Tensor>& params, const std::vector
   return p;
 }
 
-void fill_packet(StepPacket& p, const std::vector<at::Tensor>& grad_sums, const RunningStatSums* bn,
-                 const at::Tensor& loss_sum, const at::Tensor& accuracy_sum, double tasks) {
+void fill_packet(StepPacket& p, const std::vector<at::Tensor>& grads, const RunningStatSums* bn,
+                 const at::Tensor& loss, const at::Tensor& accuracy, double tasks) {
   at::NoGradGuard no_grad;
-  for (size_t k = 0; k < grad_sums.size(); ++k)
-    p.flat.narrow(0, p.grad_offsets[k], grad_sums[k].numel()).copy_(grad_sums[k].reshape({-1}));
+  for (size_t k = 0; k < grads.size(); ++k)
+    p.flat.narrow(0, p.grad_offsets[k], grads[k].numel()).copy_(grads[k].reshape({-1})).mul_(tasks);
   if (bn != nullptr && !bn->mean.empty()) {
     int64_t at = p.bn_offset;
     for (size_t s = 0; s < bn->mean.size(); ++s) {
@@ -135,8 +135,8 @@ void fill_packet(StepPacket& p, const std::vector<at::Tensor>& grad_sums, const 
     p.flat.narrow(0, at, bn->count.numel()).copy_(bn->count);
   }
   at::Tensor tail = p.flat.narrow(0, p.tail_offset, 4);
-  tail.select(0, 0).copy_(loss_sum.reshape({}));
-  tail.select(0, 1).copy_(accuracy_sum.reshape({}));
+  tail.select(0, 0).copy_(loss.detach().reshape({})).mul_(tasks);
+  tail.select(0, 1).copy_(accuracy.reshape({})).mul_(tasks);
   tail.select(0, 2).fill_(tasks);
   tail.select(0, 3).fill_(0);
 }

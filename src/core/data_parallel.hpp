@@ -43,9 +43,10 @@ struct StepPacket {
 // The packet's layout for these parameters (and BN buffers when `running`), filled with zeros.
 StepPacket empty_packet(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& running_mean,
                         bool running);
-// Fills the packet with a rank's sums.
-void fill_packet(StepPacket& p, const std::vector<at::Tensor>& grad_sums, const RunningStatSums* bn,
-                 const at::Tensor& loss_sum, const at::Tensor& accuracy_sum, double tasks);
+// Fills the packet with a rank's sums: its mean gradients, loss and accuracy over its `tasks`
+// tasks, multiplied by `tasks` in place in the packet (no temporaries), and its BN sums.
+void fill_packet(StepPacket& p, const std::vector<at::Tensor>& grads, const RunningStatSums* bn,
+                 const at::Tensor& loss, const at::Tensor& accuracy, double tasks);
 // The global gradient means and BN sums from a reduced packet.
 std::vector<at::Tensor> packet_gradients(const StepPacket& p, const std::vector<at::Tensor>& params, double tasks);
 RunningStatSums packet_bn_sums(const StepPacket& p, const std::vector<at::Tensor>& running_mean);

@@ -194,12 +194,10 @@ Metrics MetaLearner::collective_step(const TaskTensors* batch, std::exception_pt
   if (!failure) {
     try {
       MetaGradient mg = meta_gradient(*batch);
-      const double tasks = static_cast<double>(batch->num_tasks());
-      std::vector<at::Tensor> sums;
-      for (const at::Tensor& g : mg.grads) sums.push_back(g * tasks);
       RunningStatSums bn;
       if (running) bn = running_stat_sums(params_, mg.observations);
-      fill_packet(packet, sums, running ? &bn : nullptr, mg.loss.detach() * tasks, mg.accuracy * tasks, tasks);
+      fill_packet(packet, mg.grads, running ? &bn : nullptr, mg.loss, mg.accuracy,
+                  static_cast<double>(batch->num_tasks()));
     } catch (...) {
       failure = std::current_exception();
       packet.flat.zero_();

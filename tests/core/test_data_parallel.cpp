@@ -98,12 +98,9 @@ TEST_P(PooledStep, SharesSumToTheWholeBatch) {
   StepPacket sum = empty_packet(params, m.params().running_mean, running);
   for (const auto& [first, count] : std::vector<std::pair<int64_t, int64_t>>{{0, 3}, {3, 2}}) {
     const MetaGradient part = m.meta_gradient(all.slice(first, count));
-    std::vector<at::Tensor> g;
-    for (const at::Tensor& t : part.grads) g.push_back(t * static_cast<double>(count));
     const RunningStatSums bn = running_stat_sums(m.params(), part.observations);
     StepPacket p = empty_packet(params, m.params().running_mean, running);
-    fill_packet(p, g, running ? &bn : nullptr, part.loss * static_cast<double>(count),
-                part.accuracy * static_cast<double>(count), static_cast<double>(count));
+    fill_packet(p, part.grads, running ? &bn : nullptr, part.loss, part.accuracy, static_cast<double>(count));
     sum.flat.add_(p.flat);
   }
   const double tasks = sum.flat[sum.tail_offset + 2].item<double>();

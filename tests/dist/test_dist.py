@@ -63,18 +63,37 @@ def run(cmd, env=None, timeout=180, cwd=None):
     return p.returncode, p.stdout, p.stderr
 
 
-def launch_plain(cmd_for_rank, world, timeout=180, extra_env=None):
-    """Starts `world` processes with torchrun's variables set by hand; returns [(rc, out, err)]."""
+def rank_env(rank, world, port):
+    """The variables torchrun would set for a rank on this machine."""
+    return dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
+                MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+
+
+def start_plain(cmd_for_rank, world):
+    """Starts `world` processes with torchrun's variables set by hand; returns the Popens."""
     port = free_port()
-    procs = []
-    for r in range(world):
-        env = dict(os.environ)
-        env.update({"RANK": str(r), "WORLD_SIZE": str(world), "LOCAL_RANK": str(r),
-                    "LOCAL_WORLD_SIZE": str(world), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-                    "OMP_NUM_THREADS": "1"})
-        env.update(extra_env or {})
-        procs.append(subprocess.Popen(cmd_for_rank(r), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
+    return [subprocess.Popen(cmd_for_rank(r), env=rank_env(r, world, port), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for r in range(world)]
+
+
+def wait_for_epoch(run_dir, seconds):
+    """Waits until the run in run_dir has committed its first epoch (its state.json says so)."""
+    state = os.path.join(run_dir, "state.json")
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with open(state) as f:
+                if json.load(f)["epochs_completed"] >= 1:
+                    return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    raise Failure("the run in %s did not complete an epoch within %d s" % (run_dir, seconds))
+
+
+def launch_plain(cmd_for_rank, world, timeout=180):
+    """Starts `world` processes with torchrun's variables set by hand; returns [(rc, out, err)]."""
+    procs = start_plain(cmd_for_rank, world)
     deadline = time.time() + timeout
     results = []
     for p in procs:
@@ -278,23 +297,8 @@ def lost_rank(name, sig, timeout):
     d = work(name)
     cmd = [ARGS.mamlpp, "train", "--epochs", "50", "--iters-per-epoch", "4", "--batch-size", "4", "--num-filters", "8",
            "--val-tasks", "0", "--no-progress", "--set", "dist_timeout=%d" % timeout, "--out", os.path.join(d, "run")]
-    port = free_port()
-    procs = []
-    for r in range(2):
-        env = dict(os.environ, RANK=str(r), WORLD_SIZE="2", LOCAL_RANK=str(r), MASTER_ADDR="127.0.0.1",
-                   MASTER_PORT=str(port), OMP_NUM_THREADS="1")
-        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    state = os.path.join(d, "run", "state.json")
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with open(state) as f:
-                if json.load(f)["epochs_completed"] >= 1:
-                    break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.1)
-    check(time.time() < deadline, "the run did not complete an epoch")
+    procs = start_plain(lambda r: cmd, 2)
+    wait_for_epoch(os.path.join(d, "run"), 120)
     killed_at = time.time()
     procs[1].send_signal(sig)
     try:
@@ -334,16 +338,12 @@ def test_torchrun_restart_resumes():
     p = subprocess.Popen(tr + ["--no_python", "--standalone", "--nproc_per_node=2", "--max_restarts=1",
                                "--monitor_interval=0.2"] + base + ["--out", run_dir],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_for_epoch(run_dir, 200)
+    except Failure:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise
     state = os.path.join(run_dir, "state.json")
-    deadline = time.time() + 200
-    while time.time() < deadline:
-        try:
-            with open(state) as f:
-                if json.load(f)["epochs_completed"] >= 1:
-                    break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.05)
     # Kill one worker (a mamlpp child of the agent) in the middle of epoch 2.
     time.sleep(0.3)
     victims = subprocess.run(["pgrep", "-f", "-s", str(os.getpgid(p.pid)), "mamlpp train"], stdout=subprocess.PIPE,
