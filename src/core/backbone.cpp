@@ -1,5 +1,7 @@
 #include "core/backbone.hpp"
 
+#include "core/pool_op.hpp"
+
 namespace mamlpp {
 
 at::Tensor forward(const Config& cfg, const at::Tensor& x, const std::vector<at::Tensor>& w,
@@ -17,7 +19,7 @@ at::Tensor forward(const Config& cfg, const at::Tensor& x, const std::vector<at:
                    {1, 1}, {1, 1}, tasks);
     h = batch_norm(h, bn.layers[s], bn, tasks);
     h = at::leaky_relu(h, kLeakySlope);
-    if (cfg.max_pool) h = at::max_pool2d(h, {2, 2}, {2, 2});
+    if (cfg.max_pool) h = max_pool_op_applies(h) ? max_pool_op(h) : at::max_pool2d(h, {2, 2}, {2, 2});
   }
   // Strided variant: global average pool; max-pool variant: flatten the remaining map.
   at::Tensor features = cfg.max_pool ? h.reshape({n, tasks, -1}) : h.mean({2, 3}).view({n, tasks, -1});

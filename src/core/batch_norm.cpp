@@ -1,5 +1,6 @@
 #include "core/batch_norm.hpp"
 
+#include "core/bn_op.hpp"
 #include "core/meta_params.hpp"
 
 namespace mamlpp {
@@ -36,18 +37,28 @@ at::Tensor tile(const at::Tensor& t, int64_t tasks, int64_t channels) {
 }  // namespace
 
 at::Tensor batch_norm(const at::Tensor& h, const BnLayer& layer, const BnSpec& spec, int64_t tasks) {
+  if (spec.mode == BnMode::Folded) return h;
   const int64_t f = layer.gamma.numel();
   const at::Tensor gamma = tile(layer.gamma, tasks, f);
   const at::Tensor beta = tile(layer.beta, tasks, f);
   at::Tensor out;
-  switch (spec.mode) {
-    case BnMode::Batch:
-      out = at::batch_norm(h, gamma, beta, {}, {}, /*training=*/true, kBnMomentum, kBnEps,
-                           /*cudnn_enabled=*/true);
+  // On the CPU, batch statistics (the whole batch's or the reference rows') go through the fused
+  // op, whose second derivative is one pass instead of LibTorch's forty-odd operators
+  // (docs/DECISIONS.md, "CPU speed").
+  if (spec.mode != BnMode::Given && batch_norm_op_applies(h)) {
+    const int64_t rows = spec.mode == BnMode::Batch ? h.size(0) : spec.reference_rows;
+    out = batch_norm_op(h, gamma, beta, rows, kBnEps);
+  } else switch (spec.mode) {
+    case BnMode::Folded:  // returned above
+      out = h;
       break;
     case BnMode::Given:
       out = at::batch_norm(h, gamma, beta, tile(layer.mean, tasks, f), tile(layer.var, tasks, f),
                            /*training=*/false, kBnMomentum, kBnEps, /*cudnn_enabled=*/true);
+      break;
+    case BnMode::Batch:
+      out = at::batch_norm(h, gamma, beta, {}, {}, /*training=*/true, kBnMomentum, kBnEps,
+                           /*cudnn_enabled=*/true);
       break;
     case BnMode::Reference: {
       // Statistics of the leading rows (the support set), applied to every row.

@@ -29,6 +29,7 @@ enum class BnMode {
   Batch,      // statistics of the batch itself (training; transductive evaluation)
   Given,      // statistics supplied by the caller (running statistics; a learner's support stats)
   Reference,  // statistics of the first `reference_rows` examples, applied to all (support stats)
+  Folded,     // none: given statistics already folded into the convolution (Learner's predictions)
 };
 
 // One BN layer's affine row and, for BnMode::Given, its statistics. gamma/beta are [F] (shared by

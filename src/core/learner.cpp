@@ -9,6 +9,21 @@ namespace mamlpp {
 Learner::Learner(Config cfg, std::vector<at::Tensor> fast, BnSpec bn)
     : cfg_(std::move(cfg)), fast_(std::move(fast)), bn_(std::move(bn)) {
   bn_.observe = nullptr;
+  if (bn_.mode != BnMode::Given) return;
+  // Given statistics make batch norm an affine map per channel, so it folds into the convolution
+  // before it once, here: gamma (conv(x, w) + b - mean) rstd + beta = conv(x, w s) + (b - mean) s
+  // + beta with s = gamma rstd. Each prediction then skips a pass over every activation map.
+  at::NoGradGuard no_grad;
+  for (size_t s = 0; s < bn_.layers.size(); ++s) {
+    const BnLayer& l = bn_.layers[s];
+    const at::Tensor scale = l.gamma * at::rsqrt(l.var + kBnEps);  // [F]
+    at::Tensor& w = fast_[2 * s];                                   // [1, F, C, 3, 3]
+    at::Tensor& b = fast_[2 * s + 1];                               // [1, F]
+    w = w * scale.view({1, -1, 1, 1, 1});
+    b = (b - l.mean.view({1, -1})) * scale.view({1, -1}) + l.beta.view({1, -1});
+  }
+  bn_.mode = BnMode::Folded;
+  bn_.layers.assign(bn_.layers.size(), BnLayer{});
 }
 
 int64_t Learner::chunk_size() const {

@@ -35,8 +35,8 @@ class Learner {
 
  private:
   Config cfg_;
-  std::vector<at::Tensor> fast_;  // each [1, ...]
-  BnSpec bn_;                     // Given (running / support statistics) or Batch (transductive)
+  std::vector<at::Tensor> fast_;  // each [1, ...]; with given statistics, BN folded into the convs
+  BnSpec bn_;                     // Folded (running / support statistics) or Batch (transductive)
 };
 
 }  // namespace mamlpp

@@ -11,12 +11,13 @@
 
 namespace mamlpp {
 
-// Worker threads for a meta-batch of `tasks` tasks: num_threads if set, else the cores LibTorch's
-// own intra-op pool leaves idle; always 1 on a GPU (one stream does the work).
+// Worker threads for a meta-batch of `tasks` tasks: num_threads if set, else one per core; always
+// 1 on a GPU (one stream does the work).
 int task_workers(const Config& cfg, at::Device device, int64_t tasks);
 
 // Runs fn(part) for every part in [0, parts) on up to `parts` threads, the calling thread included
-// (common/parallel.hpp); waits for all, then rethrows the first exception any of them threw.
+// (common/parallel.hpp), each part with one LibTorch intra-op thread (OpenMP's per-thread
+// setting, restored afterwards); waits for all, then rethrows the first exception any threw.
 void run_parts(int parts, const std::function<void(int)>& fn);
 
 // The contiguous share [first, first + count) of `tasks` tasks that `part` of `parts` gets.

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "core/bn_op.hpp"
 #include "core/meta_learner.hpp"
 
 using namespace mamlpp;
@@ -355,6 +356,26 @@ TEST(Adapt, LearnersAreIndependentOfTheModel) {
   for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(at::equal(before[i].tensor, after[i].tensor));
   m.reset();  // the learner must survive its model
   EXPECT_TRUE(at::equal(learner->predict(t.query_x.select(0, 0)), expected));
+}
+
+// Adaptation and first-order steps differentiate once: no derivative is recorded for a second
+// differentiation (counted by the fused batch norm, which every CPU pass uses); a second-order
+// step does record them, so the count can move.
+TEST(Adapt, BuildsNoSecondOrderGraph) {
+  if (on_cuda()) GTEST_SKIP() << "the count comes from the CPU batch-norm op";
+  Config c = small_config();
+  auto m = std::make_unique<MetaLearner>(c);
+  const TaskTensors t = random_tasks(c, 2, 2, 2, 9);
+  const int64_t start = batch_norm_op_second_order_graphs();
+  m->adapt(t);
+  m->evaluate(t);
+  EXPECT_EQ(batch_norm_op_second_order_graphs(), start) << "adaptation or evaluation built a second-order graph";
+  c.second_order = false;
+  auto first = std::make_unique<MetaLearner>(c);
+  first->meta_train_step(t);
+  EXPECT_EQ(batch_norm_op_second_order_graphs(), start) << "a first-order step built a second-order graph";
+  m->meta_train_step(t);
+  EXPECT_GT(batch_norm_op_second_order_graphs(), start) << "a second-order step built none: the count is blind";
 }
 
 TEST(Adapt, BatchedAdaptationEqualsOneByOneInDouble) {

@@ -1,0 +1,3 @@
+// bn_kernels.cpp built for CPUs with AVX2 and FMA (CMake adds -mavx2 -mfma to this file alone).
+#define MAMLPP_BN_ISA avx2
+#include "core/bn_kernels.cpp"
