@@ -1,7 +1,6 @@
 #include "core/parallel.hpp"
 
 #include <ATen/Parallel.h>
-
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -43,9 +42,18 @@ class OneIntraOpThread {
   };
   static const Api& api() {
     static const Api a = [] {
+      // Looked up from LibTorch's own library and what it links, so that it is LibTorch's runtime
+      // even where libmamlpp was loaded without global symbols (Python's ctypes does that).
+      void* torch = nullptr;
+      Dl_info info{};
+      if (::dladdr(reinterpret_cast<void*>(&at::get_num_threads), &info) != 0 && info.dli_fname != nullptr)
+        torch = ::dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+      void* scope = torch != nullptr ? torch : RTLD_DEFAULT;
       Api x;
-      x.set = reinterpret_cast<void (*)(int)>(::dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-      x.get = reinterpret_cast<int (*)()>(::dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+      x.set = reinterpret_cast<void (*)(int)>(::dlsym(scope, "omp_set_num_threads"));
+      x.get = reinterpret_cast<int (*)()>(::dlsym(scope, "omp_get_max_threads"));
+      // LibTorch stays loaded while libmamlpp is (it depends on it): the pointers outlive this.
+      if (torch != nullptr) ::dlclose(torch);
       return x;
     }();
     return a;
