@@ -12,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "core/bn_op.hpp"
+#include "core/learner.hpp"
 #include "core/meta_learner.hpp"
 
 using namespace mamlpp;
@@ -376,6 +377,32 @@ TEST(Adapt, BuildsNoSecondOrderGraph) {
   EXPECT_EQ(batch_norm_op_second_order_graphs(), start) << "a first-order step built a second-order graph";
   m->meta_train_step(t);
   EXPECT_GT(batch_norm_op_second_order_graphs(), start) << "a second-order step built none: the count is blind";
+}
+
+// With given statistics (support or running) a learner folds batch norm into the convolutions
+// when it is made; its predictions must be those of the unfolded network, in double precision.
+TEST(Adapt, FoldedBatchNormPredictsAsTheGivenStatistics) {
+  Config c = small_config();
+  c.dtype = DType::Float64;
+  c.device_type = DeviceType::Cpu;
+  const MetaLearner m(c);
+  at::Generator gen = at::detail::createCPUGenerator(21);
+  std::vector<at::Tensor> fast;
+  for (const at::Tensor& w : m.params().weights)
+    fast.push_back(w.detach().unsqueeze(0) + 0.1 * at::empty_like(w.unsqueeze(0)).normal_(0, 1, gen));
+  BnSpec spec = bn_spec(m.params(), 1, BnMode::Given, /*detach=*/true);
+  for (BnLayer& l : spec.layers) {  // statistics and affine rows far from 0 and 1
+    l.gamma = l.gamma + at::empty_like(l.gamma).uniform_(-0.5, 0.5, gen);
+    l.beta = l.beta + at::empty_like(l.beta).normal_(0, 0.5, gen);
+    l.mean = at::empty_like(l.gamma).normal_(0, 2, gen);
+    l.var = at::empty_like(l.gamma).uniform_(0.1, 3, gen);
+  }
+  const at::Tensor x = at::empty({7, c.image_channels, c.image_height, c.image_width}, at::kDouble).uniform_(0, 1, gen);
+  const at::Tensor want = forward(c, x.unsqueeze(0), fast, spec).select(0, 0);
+  const Learner learner(c, fast, spec);
+  const at::Tensor got = learner.predict(x);
+  EXPECT_LT((got - want).abs().max().item<double>(), 1e-12 * want.abs().max().item<double>());
+  EXPECT_GT(want.std().item<double>(), 1e-3);  // not a degenerate network
 }
 
 TEST(Adapt, BatchedAdaptationEqualsOneByOneInDouble) {
