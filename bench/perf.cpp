@@ -142,6 +142,18 @@ std::vector<double> conv_flops(const Config& cfg) {
   return c;
 }
 
+// Forward FLOPs of one image, and of one adaptation: eval_inner_steps steps of a forward pass and
+// a backward pass (weight and input gradients, none for the first layer's input) over the support.
+double image_flops(const Config& cfg) {
+  double c = 0;
+  for (double l : conv_flops(cfg)) c += l;
+  return c;
+}
+double adapt_flops(const Config& cfg, int64_t shot) {
+  const double c = image_flops(cfg), c0 = conv_flops(cfg).front();
+  return cfg.eval_inner_steps * (3 * c - c0) * static_cast<double>(cfg.n_way * shot);
+}
+
 struct StepFlops {
   double inner_forward = 0, inner_backward = 0, query_forward = 0, outer_backward = 0;
   double total() const { return inner_forward + inner_backward + query_forward + outer_backward; }
@@ -157,10 +169,7 @@ struct StepFlops {
 //   weight gradient) each have two differentiable inputs, (4c - 2c0) S, and through the support
 //   forward that produced it, (2c - c0) S.
 StepFlops count_flops(const Shape& s, bool second_order, const std::vector<double>& msl_weights) {
-  const std::vector<double> layers = conv_flops(s.cfg);
-  double c = 0;
-  for (double l : layers) c += l;
-  const double c0 = layers.front();
+  const double c = image_flops(s.cfg), c0 = conv_flops(s.cfg).front();
   const double S = static_cast<double>(s.cfg.n_way * s.shot);
   const double Q = static_cast<double>(s.cfg.n_way * s.query);
   const double Nq = s.cfg.bn_stats == mamlpp::BnStats::Support ? S + Q : Q;
@@ -205,11 +214,9 @@ int cmd_flops(const Shape& s) {
               "  outer backward  %8.2f GFLOP\n  total           %8.2f GFLOP\n",
               f.inner_forward / 1e9, f.inner_backward / 1e9, f.query_forward / 1e9, f.outer_backward / 1e9,
               f.total() / 1e9);
-  // One adaptation (5 steps, forward and backward over the support set) and one prediction.
-  const double S = static_cast<double>(s.cfg.n_way * s.shot);
-  const double adapt = s.cfg.eval_inner_steps * (c + 2 * c - layers.front()) * S;
   std::printf("one adaptation (%d steps, %d support images): %.3f GFLOP; one-image prediction: %.1f MFLOP\n",
-              s.cfg.eval_inner_steps, static_cast<int>(S), adapt / 1e9, c / 1e6);
+              s.cfg.eval_inner_steps, static_cast<int>(s.cfg.n_way * s.shot), adapt_flops(s.cfg, s.shot) / 1e9,
+              c / 1e6);
   return 0;
 }
 
@@ -230,18 +237,22 @@ struct Frame {
 std::mutex g_merge_mutex;
 std::map<std::string, OpStat> g_stats;
 
+// Adds a thread's operator statistics to the process's, and empties them.
+void merge(std::map<std::string, OpStat>& stats) {
+  std::lock_guard<std::mutex> lock(g_merge_mutex);
+  for (const auto& [name, st] : stats) {
+    OpStat& g = g_stats[name];
+    g.self += st.self;
+    g.total += st.total;
+    g.calls += st.calls;
+  }
+  stats.clear();
+}
+
 struct ThreadStats {
   std::vector<Frame> stack;
   std::map<std::string, OpStat> stats;
-  ~ThreadStats() {
-    std::lock_guard<std::mutex> lock(g_merge_mutex);
-    for (const auto& [name, st] : stats) {
-      OpStat& g = g_stats[name];
-      g.self += st.self;
-      g.total += st.total;
-      g.calls += st.calls;
-    }
-  }
+  ~ThreadStats() { merge(stats); }
 };
 
 ThreadStats& thread_stats() {
@@ -277,18 +288,7 @@ void profile_calls(const std::function<void()>& fn, int reps, int top, const cha
   for (int i = 0; i < reps; ++i) fn();
   const double wall = seconds_since(t0) / reps;
   at::removeCallback(handle);
-  {
-    // Worker threads have ended and merged theirs; add this thread's own.
-    ThreadStats& mine = thread_stats();
-    std::lock_guard<std::mutex> lock(g_merge_mutex);
-    for (const auto& [name, st] : mine.stats) {
-      OpStat& g = g_stats[name];
-      g.self += st.self;
-      g.total += st.total;
-      g.calls += st.calls;
-    }
-    mine.stats.clear();
-  }
+  merge(thread_stats().stats);  // worker threads have ended and merged theirs; add this thread's
   std::vector<std::pair<std::string, OpStat>> rows(g_stats.begin(), g_stats.end());
   double all = 0;
   int64_t calls = 0;
@@ -384,11 +384,7 @@ int cmd_adapt(Shape s) {
   const std::vector<double> adapt = time_ms([&] { learner = model.adapt(support).front(); });
   const std::vector<double> p1 = time_ms([&] { learner->predict(one); });
   const std::vector<double> p100 = time_ms([&] { learner->predict(hundred); });
-  const std::vector<double> layers = conv_flops(s.cfg);
-  double c = 0;
-  for (double l : layers) c += l;
-  const double support_n = static_cast<double>(s.cfg.n_way * s.shot);
-  const double adapt_flop = s.cfg.eval_inner_steps * (3 * c - layers.front()) * support_n;
+  const double c = image_flops(s.cfg), adapt_flop = adapt_flops(s.cfg, s.shot);
   std::printf("%d filters, %d intra-op thread(s), %d calls each: adapt (%d-way %d-shot, %d steps, %.2f GFLOP) "
               "median %.2f ms p99 %.2f ms (%.1f GFLOP/s); predict 1 image median %.3f ms p99 %.3f ms; "
               "predict 100 images median %.2f ms p99 %.2f ms (%.1f GFLOP/s)\n",
