@@ -548,6 +548,10 @@ MAML_API maml_status maml_cuda_memory(int32_t device_index, int32_t reset_peak,
  *    broken (every later collective refuses at once) and the models are unchanged since the last
  *    step that succeeded. A program calling a collective with a NULL or invalid handle does not
  *    take part, and the others wait for it until the timeout.
+ *  - Signals. A dead peer's sockets raise SIGPIPE when written to, and its default action would
+ *    end the host. Group calls block SIGPIPE in the calling thread while they work (and in the
+ *    threads the backends start meanwhile), and discard one raised meanwhile; the host's own
+ *    SIGPIPE handling is untouched.
  *  - Devices and backends. CPU models reduce over Gloo, CUDA models over NCCL (in a build whose
  *    LibTorch has it); each rank usually creates its CUDA model on device maml_group_local_rank().
  *    Gloo's network interface is GLOO_SOCKET_IFNAME when set, as in PyTorch.

@@ -1,5 +1,8 @@
 #include "core/distributed.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -46,6 +49,28 @@ int32_t env_int(const char* name, bool required, int32_t fallback) {
 }
 
 }  // namespace
+
+SigpipeBlocked::SigpipeBlocked() {
+  sigset_t pipe, old, pending;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  if (pthread_sigmask(SIG_BLOCK, &pipe, &old) != 0 || sigismember(&old, SIGPIPE) == 1) return;
+  changed_ = true;
+  was_pending_ = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+}
+
+SigpipeBlocked::~SigpipeBlocked() {
+  if (!changed_) return;
+  sigset_t pipe, pending;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  if (!was_pending_ && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+    const timespec now{0, 0};
+    while (sigtimedwait(&pipe, nullptr, &now) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_UNBLOCK, &pipe, nullptr);
+}
 
 GroupOptions group_options_from_env(double timeout_seconds) {
   GroupOptions o;
@@ -138,6 +163,7 @@ struct Group::Impl {
 
 std::shared_ptr<Group> Group::join(const GroupOptions& options) {
   check_group_options(options);
+  const SigpipeBlocked no_sigpipe;  // before the store and Gloo start their threads
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout_seconds * 1000.0));
@@ -167,6 +193,7 @@ std::shared_ptr<Group> Group::join(const GroupOptions& options) {
 }
 
 void Group::allreduce_sum(at::Tensor& t) {
+  const SigpipeBlocked no_sigpipe;
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->collective("all-reduce", [&] {
     std::vector<at::Tensor> ts{t};
@@ -190,6 +217,7 @@ void Group::allreduce_sum(at::Tensor& t) {
 }
 
 void Group::broadcast(at::Tensor& t, int32_t root) {
+  const SigpipeBlocked no_sigpipe;
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->collective("broadcast", [&] {
     // Gloo carries it: attaching happens once, and a CUDA tensor goes through the host.
@@ -203,6 +231,7 @@ void Group::broadcast(at::Tensor& t, int32_t root) {
 }
 
 std::vector<std::string> Group::all_gather_text(const std::string& mine) {
+  const SigpipeBlocked no_sigpipe;
   std::lock_guard<std::mutex> lock(impl_->mutex);
   std::vector<std::string> out;
   impl_->collective("exchange through the store", [&] {
@@ -240,7 +269,10 @@ std::vector<std::string> Group::all_gather_text(const std::string&) {
 #endif
 
 Group::Group(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Group::~Group() = default;
+Group::~Group() {
+  const SigpipeBlocked no_sigpipe;  // closing a dead peer's connections may write to them
+  impl_.reset();
+}
 int32_t Group::rank() const { return impl_->options.rank; }
 int32_t Group::world_size() const { return impl_->options.world_size; }
 int32_t Group::local_rank() const { return impl_->options.local_rank; }

@@ -37,6 +37,24 @@ void check_group_options(const GroupOptions& o);
 // Empty when this build can join groups; otherwise why not (the LibTorch lacks c10d or Gloo).
 std::string distributed_unavailable_reason();
 
+// A peer that dies leaves its sockets reset, and the next write to one raises SIGPIPE, whose
+// default action ends the whole process before Gloo or the store sees EPIPE. Python hosts ignore
+// SIGPIPE; a C host need not. So every Group call blocks SIGPIPE in the calling thread while it
+// works, and the threads that Gloo, NCCL and the store start meanwhile inherit the blocked mask
+// for good; a SIGPIPE this thread raised meanwhile is discarded before the mask is restored. A
+// thread that already blocks SIGPIPE is left as it is. Not copyable; one per scope.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked();
+  ~SigpipeBlocked();
+  SigpipeBlocked(const SigpipeBlocked&) = delete;
+  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+
+ private:
+  bool changed_ = false;       // this guard blocked SIGPIPE (it was not blocked before)
+  bool was_pending_ = false;   // a SIGPIPE was already pending: not ours to discard
+};
+
 class Group {
  public:
   // Joins (collectively): rank 0 serves the TCPStore at master_addr:master_port, every rank

@@ -9,8 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/error.hpp"
@@ -222,4 +227,72 @@ TEST(GroupOfOne, CollectiveStepEqualsTheLocalStep) {
     const auto after = grouped.state(true);
     for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(before[i].tensor.equal(after[i].tensor));
   }
+}
+
+namespace {
+
+bool sigpipe_blocked_here() {
+  sigset_t now;
+  pthread_sigmask(SIG_BLOCK, nullptr, &now);
+  return sigismember(&now, SIGPIPE) == 1;
+}
+
+bool sigpipe_pending_here() {
+  sigset_t p;
+  sigpending(&p);
+  return sigismember(&p, SIGPIPE) == 1;
+}
+
+// Writes to a socket whose peer has closed: EPIPE, plus a SIGPIPE that ends the process when it is
+// not blocked (the default action), which is what killed rank 0 when its peer died mid-step.
+int write_to_a_closed_peer() {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return -2;
+  close(fds[1]);
+  const char byte = 1;
+  const ssize_t n = write(fds[0], &byte, 1);
+  const int err = errno;
+  close(fds[0]);
+  return n < 0 ? err : 0;
+}
+
+}  // namespace
+
+TEST(SigpipeBlocked, AWriteToADeadPeerFailsWithEpipeInsteadOfEndingTheProcess) {
+  ASSERT_FALSE(sigpipe_blocked_here());
+  bool thread_blocked = false;
+  int thread_err = 0;
+  {
+    const SigpipeBlocked guard;
+    EXPECT_TRUE(sigpipe_blocked_here());
+    EXPECT_EQ(write_to_a_closed_peer(), EPIPE);
+    EXPECT_TRUE(sigpipe_pending_here());
+    // A thread started meanwhile (as Gloo's and the store's are) keeps SIGPIPE blocked for good.
+    std::thread t([&] {
+      thread_blocked = sigpipe_blocked_here();
+      thread_err = write_to_a_closed_peer();
+    });
+    t.join();
+  }
+  EXPECT_TRUE(thread_blocked);
+  EXPECT_EQ(thread_err, EPIPE);
+  // The guard discarded the SIGPIPE it caused and restored the mask.
+  EXPECT_FALSE(sigpipe_blocked_here());
+  EXPECT_FALSE(sigpipe_pending_here());
+}
+
+TEST(SigpipeBlocked, LeavesAThreadThatAlreadyBlocksSigpipeAsItIs) {
+  sigset_t pipe, old;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &pipe, &old), 0);
+  { const SigpipeBlocked guard; }
+  EXPECT_TRUE(sigpipe_blocked_here());
+  // The host's own pending SIGPIPE is the host's: the guard does not discard it.
+  EXPECT_EQ(write_to_a_closed_peer(), EPIPE);
+  { const SigpipeBlocked guard; }
+  EXPECT_TRUE(sigpipe_pending_here());
+  const timespec now{0, 0};
+  sigtimedwait(&pipe, nullptr, &now);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
