@@ -47,6 +47,7 @@ packages=(
   libcli11-dev            # the mamlpp command
   libgloo-dev             # Gloo's headers, for c10d's ProcessGroupGloo (distributed meta-training)
   python3-torch           # torchrun, the launcher of distributed runs (and its tests)
+  librsvg2-bin            # rsvg-convert: PNG copies of scripts/reproduce.sh's SVG charts
   libgtest-dev libcmocka-dev valgrind clang libclang-rt-14-dev  # tests, sanitizers, fuzzing
 )
 missing=()

@@ -51,13 +51,14 @@ mamlpp_cuda_configure . build-cuda pypi
 mamlpp_cuda_probes build-cuda
 mamlpp_cuda_build build-cuda "$jobs"
 stage "2. PyPI's LibTorch $MAMLPP_TORCH_PIN with CUDA: the CPU suite"
-# All but valgrind's memcheck of libmamlpp's own code, done once above: under memcheck the CUDA
-# LibTorch takes about 8 minutes per run to load, and memcheck reports inside its loader
-# (libcublasLt's dlopen) and LibTorch 2.12's own code, not in libmamlpp.
+# All but two things done once above: valgrind's memcheck of libmamlpp's own code (under
+# memcheck the CUDA LibTorch takes about 8 minutes per run to load, and memcheck reports inside
+# its loader, libcublasLt's dlopen, and LibTorch 2.12's own code, not in libmamlpp), and
+# scripts/reproduce.py's smoke run (a Python driver of the same command line).
 # One OpenMP thread per test process: ctest already runs $jobs at once. LibTorch 2.x starts one
 # OpenMP thread per core in every process (Debian's 1.13 one in all), and OpenMP threads
 # waiting on each other across oversubscribed cores made the suite 10 to 20 times slower.
-OMP_NUM_THREADS=1 ctest --test-dir build-cuda --output-on-failure -j"$jobs" -LE "valgrind|readme"
+OMP_NUM_THREADS=1 ctest --test-dir build-cuda --output-on-failure -j"$jobs" -LE "valgrind|readme|reproduce"
 echo "Tests that need a GPU (none here):"
 mamlpp_gpu_skips build-cuda
 stage "done"

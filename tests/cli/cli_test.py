@@ -991,6 +991,51 @@ def test_omniglot_reference_split():
     check("split test: 1692 classes" in p.stdout, "Vinyals split from <data_dir>/splits/vinyals:\n" + p.stdout)
 
 
+def test_reproduce_smoke():
+    """scripts/reproduce.py on a tiny budget: killed mid-way it resumes, it ends with the report and
+    its charts, and a second call with another budget refuses instead of mixing two plans."""
+    src = omniglot_dir()
+    d = work("reproduce")
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          "scripts", "reproduce.py")
+    report = os.path.join(d, "docs", "RESULTS.md")
+    os.makedirs(os.path.dirname(report))
+    cmd = [sys.executable, script, "--data-dir", src, "--minutes", "0.5", "--tasks", "10", "--val-tasks", "4",
+           "--runs", os.path.join(d, "runs"), "--report", report, "--mamlpp", ARGS.mamlpp]
+    # Killed (with its mamlpp child) once the first run has committed an epoch.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    first = os.path.join(d, "runs", "ablation_maml", "state.json")
+    t0 = time.time()
+    while time.time() - t0 < 120:
+        try:
+            if read_state(os.path.dirname(first))["epochs_completed"] >= 1:
+                break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    check(not os.path.exists(report), "the report was written before the runs ended")
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    check(p.returncode == 0, "the resumed reproduce failed:\n" + p.stdout[-3000:] + p.stderr[-3000:])
+    check("ablation_maml: resuming after epoch" in p.stdout, "the first run should resume:\n" + p.stdout[-3000:])
+    with open(report) as f:
+        text = f.read()
+    for section in ["## 1. Ablation", "## 2. Figure 2", "## 3. What the model learned", "## 4. Batch-norm",
+                    "## 5. Omniglot 20-way", "## 6. Omniglot 5-way 1-shot within 20 minutes", "+ DA + CA (full MAML++)"]:
+        check(section in text, "the report has no %r" % section)
+    charts = [l.split("](")[1].rstrip(")") for l in text.splitlines() if l.startswith("![")]
+    check(len(charts) == 4, "four charts: %r" % charts)
+    for c in charts:
+        path = os.path.join(os.path.dirname(report), c)
+        ET.parse(path)  # well-formed SVG
+        if shutil.which("rsvg-convert"):
+            with open(path[:-4] + ".png", "rb") as f:
+                check(f.read(8) == b"\x89PNG\r\n\x1a\n", "no PNG copy of " + c)
+    p = subprocess.run(cmd[:4] + ["1"] + cmd[5:], capture_output=True, text=True, timeout=60)
+    check(p.returncode != 0 and "planned for --minutes 0.5" in p.stderr, "another budget: " + p.stderr)
+
+
 def test_demo_short():
     p = run(["demo", "--steps", "30", "--eval-tasks", "20", "--no-progress"], timeout=600)
     for m in ["[1/5]", "[2/5]", "[3/5]", "[4/5] saved", "identical predictions", "[5/5]", "summary:"]:
