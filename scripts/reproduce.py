@@ -670,7 +670,6 @@ def lslr_analysis(tables):
     weights = [(n, row) for n, row in zip(names, t) if n.endswith("weight")]
     means = ["%s %.3f" % (n.replace(".weight", ""), sum(row) / len(row)) for n, row in weights]
     biases = [(n, row) for n, row in zip(names, t) if n.endswith("conv.bias")]
-    still = all(all(abs(v - init) < 1e-6 for v in row) for _, row in biases)
     out.append("- Mean rate per weight tensor, input to output: %s (initial %.1f)." % (", ".join(means), init))
     first, last = [row[0] for _, row in weights], [row[-1] for _, row in weights]
     out.append("- First step against last step, per weight tensor: %s." % ", ".join(
@@ -679,8 +678,11 @@ def lslr_analysis(tables):
         len(neg), sum(len(r) for r in t),
         (" (" + ", ".join("%s step %d: %.3f" % x for x in neg[:6]) + ")") if neg else ""))
     if biases:
-        out.append("- Convolution biases: %s — a bias right before batch norm gets no gradient." %
-                   ("never moved from the initial rate" if still else "moved"))
+        moved = max(abs(v - init) for _, row in biases for v in row)
+        wmoved = max(abs(v - init) for _, row in weights for v in row)
+        out.append("- Convolution biases' rates moved at most %.3g from the initial rate (the weights' up to %.3g): a "
+                   "bias right before batch norm gets no true gradient, so what they receive is rounding noise." %
+                   (moved, wmoved))
     for mode in ("support", "running"):
         n2, t2 = tables[mode]
         d = max(abs(x - y) for r1, r2 in zip(t, t2) for x, y in zip(r1, r2))
