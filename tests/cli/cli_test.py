@@ -1032,7 +1032,7 @@ def test_reproduce_smoke():
         if shutil.which("rsvg-convert"):
             with open(path[:-4] + ".png", "rb") as f:
                 check(f.read(8) == b"\x89PNG\r\n\x1a\n", "no PNG copy of " + c)
-    p = subprocess.run(cmd[:4] + ["1"] + cmd[5:], capture_output=True, text=True, timeout=60)
+    p = subprocess.run(cmd[:5] + ["1"] + cmd[6:], capture_output=True, text=True, timeout=60)
     check(p.returncode != 0 and "planned for --minutes 0.5" in p.stderr, "another budget: " + p.stderr)
 
 
