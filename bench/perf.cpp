@@ -9,7 +9,8 @@
 //                                      after --train N meta-train steps, 12 by default)
 //
 // Shape flags: --way N --shot K --query Q --batch B --filters F --steps S --bn-stats
-// support|transductive|running --first-order --threads T --iters N --top N --dtype float32|float64.
+// support|transductive|running --first-order --threads T --iters N --top N --dtype float32|float64
+// --adapt-last K (ANIL: the inner loop adapts the last K layers).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
@@ -143,15 +144,19 @@ std::vector<double> conv_flops(const Config& cfg) {
 }
 
 // Forward FLOPs of one image, and of one adaptation: eval_inner_steps steps of a forward pass and
-// a backward pass (weight and input gradients, none for the first layer's input) over the support.
+// a backward pass over the support through the adapted conv layers (weight and input gradients,
+// none for the first adapted layer's input; with adapt_last_layers = 1 no conv backward at all).
 double image_flops(const Config& cfg) {
   double c = 0;
   for (double l : conv_flops(cfg)) c += l;
   return c;
 }
 double adapt_flops(const Config& cfg, int64_t shot) {
-  const double c = image_flops(cfg), c0 = conv_flops(cfg).front();
-  return cfg.eval_inner_steps * (3 * c - c0) * static_cast<double>(cfg.n_way * shot);
+  const std::vector<double> layers = conv_flops(cfg);
+  const size_t first = cfg.adapt_last_layers == 0 ? 0 : layers.size() + 1 - static_cast<size_t>(cfg.adapt_last_layers);
+  double backward = 0;
+  for (size_t l = first; l < layers.size(); ++l) backward += (l == first ? 1 : 2) * layers[l];
+  return cfg.eval_inner_steps * (image_flops(cfg) + backward) * static_cast<double>(cfg.n_way * shot);
 }
 
 struct StepFlops {
@@ -434,6 +439,7 @@ int main(int argc, char** argv) {
     else if (a == "--first-order") s.cfg.second_order = false;
     else if (a == "--no-msl") s.cfg.multi_step_loss = false;
     else if (a == "--strided") s.cfg.max_pool = false;
+    else if (a == "--adapt-last") s.cfg.adapt_last_layers = number();
     else if (a == "--batched") s.cfg.task_batching = mamlpp::TaskBatching::Batched;
     else if (a == "--dtype") s.cfg.dtype = value() == "float64" ? mamlpp::DType::Float64 : mamlpp::DType::Float32;
     else if (a == "--bn-stats") {

@@ -80,6 +80,14 @@ type Config struct {
 	// GradClipLSLR makes GradClip clamp the inner rates' meta-gradients too, libmamlpp 1.0's
 	// behaviour; the reference never clamps them (false). Since 1.1.
 	GradClipLSLR bool
+	// AdaptLastLayers is ANIL (head-only adaptation): the inner loop, in meta-training and in
+	// Adapt, adapts only the last k layers (1: only the linear head; every conv stage and the
+	// head count one layer each) and the layers before keep the meta-weights; InnerLRs then has
+	// rows only for the adapted tensors (k = 1: backbone.head.weight and backbone.head.bias).
+	// 0 = every layer; valid range [0, NumStages+1], others are ErrInvalidArgument (0).
+	// Since 1.2, in the slot 1.1 named reserved2: a 1.1 library refuses a non-zero value with
+	// ErrUnsupported.
+	AdaptLastLayers int32
 }
 
 // defaultsC is the library's defaults for the maml_config this package was compiled with
@@ -151,6 +159,7 @@ func (c Config) toC() C.maml_config {
 	o.num_threads = C.int32_t(c.NumThreads)
 	o.dtype = C.int32_t(c.Dtype)
 	o.grad_clip_lslr = cbool(c.GradClipLSLR)
+	o.adapt_last_layers = C.int32_t(c.AdaptLastLayers)
 	return o
 }
 
@@ -187,5 +196,6 @@ func configFromC(o *C.maml_config) Config {
 		NumThreads:       int32(o.num_threads),
 		Dtype:            Dtype(o.dtype),
 		GradClipLSLR:     o.grad_clip_lslr != 0,
+		AdaptLastLayers:  int32(o.adapt_last_layers),
 	}
 }

@@ -43,7 +43,7 @@ func goName(c string) string {
 func TestGoNames(t *testing.T) {
 	for c, g := range map[string]string{"n_way": "NWay", "learn_inner_lr": "LearnInnerLR",
 		"per_step_bn": "PerStepBN", "msl_epochs": "MSLEpochs", "meta_lr_min": "MetaLRMin",
-		"grad_clip_lslr": "GradClipLSLR"} {
+		"grad_clip_lslr": "GradClipLSLR", "adapt_last_layers": "AdaptLastLayers"} {
 		if goName(c) != g {
 			t.Fatal(c, goName(c), g)
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -164,7 +165,7 @@ func TestDefaultConfig(t *testing.T) {
 		c.NumFilters != 64 || c.InnerSteps != 5 || !c.LearnInnerLR || !c.PerStepBN ||
 		!c.MultiStepLoss || !c.SecondOrder || !c.MaxPool || c.BNStats != mamlpp.BNSupport ||
 		c.DeviceType != mamlpp.DeviceAuto || math.Abs(float64(c.InnerLR)-0.1) > 1e-7 ||
-		c.GradClip != 0 || c.GradClipLSLR {
+		c.GradClip != 0 || c.GradClipLSLR || c.AdaptLastLayers != 0 {
 		t.Fatalf("%+v", c)
 	}
 	if c.ExampleLen() != 28*28 {
@@ -184,6 +185,55 @@ func TestGradClipLSLR(t *testing.T) {
 			t.Fatal(r)
 		}
 		m.Close()
+	}
+}
+
+// AdaptLastLayers (ANIL, since 1.2) lies in the last slot of maml_config (1.1's reserved2): it
+// comes back only if the whole struct reaches the library and returns from it.
+func TestAdaptLastLayers(t *testing.T) {
+	stages := smallConfig().NumStages
+	for _, k := range []int32{0, 1, stages + 1} {
+		c := smallConfig()
+		c.AdaptLastLayers = k
+		m := must(mamlpp.NewModel(c))
+		if got := must(m.Config()); !reflect.DeepEqual(got, c) || got.AdaptLastLayers != k {
+			t.Fatalf("config round trip:\n%+v\n%+v", got, c)
+		}
+		b := batch(5, 2)
+		if r := must(m.MetaTrainStep(b)); math.IsNaN(float64(r.Loss)) {
+			t.Fatal(k, r)
+		}
+		sx, sy := support(b, 0)
+		l := must(m.Adapt(sx, sy))
+		if p := must(l.Predict(queryX(b, 0))); len(p.Labels) != b.QuerySize {
+			t.Fatal(k, p)
+		}
+		l.Close()
+		m.Close()
+	}
+
+	// Head only: the inner-rate table has rows for the head's weight and bias alone.
+	c := smallConfig()
+	c.AdaptLastLayers = 1
+	m := must(mamlpp.NewModel(c))
+	defer m.Close()
+	r := must(m.InnerLRs())
+	names := append([]string(nil), r.Names...)
+	sort.Strings(names)
+	if !reflect.DeepEqual(names, []string{"backbone.head.bias", "backbone.head.weight"}) ||
+		r.NumSteps != 2 || len(r.Rates) != 4 {
+		t.Fatalf("%+v", r)
+	}
+
+	// Out of range: the library refuses it and names the field.
+	for _, bad := range []int32{-1, stages + 2} {
+		c := smallConfig()
+		c.AdaptLastLayers = bad
+		_, err := mamlpp.NewModel(c)
+		wantStatus(t, err, mamlpp.ErrInvalidArgument)
+		if !strings.Contains(err.Error(), "adapt_last_layers") {
+			t.Fatal(bad, err)
+		}
 	}
 }
 

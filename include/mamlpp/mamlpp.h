@@ -115,7 +115,7 @@ extern "C" {
 /* ============================================================================================ */
 
 #define MAMLPP_VERSION_MAJOR 1
-#define MAMLPP_VERSION_MINOR 1
+#define MAMLPP_VERSION_MINOR 2
 #define MAMLPP_VERSION_PATCH 0
 #define MAMLPP_STRINGIFY_(x) #x
 #define MAMLPP_STRINGIFY(x) MAMLPP_STRINGIFY_(x)
@@ -315,7 +315,13 @@ struct maml_config {
   int32_t grad_clip_lslr;   /**< 1: grad_clip also clamps the inner rates' meta-gradients
                                  (libmamlpp 1.0's behaviour; the reference never clamps them) (0).
                                  Since 1.1. */
-  int32_t reserved2;        /**< must be 0. Since 1.1. */
+  int32_t adapt_last_layers; /**< ANIL (Raghu et al. 2020): the inner loop, in meta-training and
+                                 in maml_adapt, adapts only the last k layers (1: the linear head;
+                                 each conv stage and the head count one layer) and the layers
+                                 before keep the meta-weights; the inner-rate table then has rows
+                                 only for the adapted tensors. 0: every layer (0); [0, num_stages
+                                 + 1]. Since 1.2 (1.1 named this padding reserved2, which had to
+                                 be 0: a 1.1 program gets every layer adapted, as before). */
 };
 
 /** Fills *cfg with the defaults above and sets cfg->struct_size to the size of the struct the
@@ -475,7 +481,8 @@ MAML_API maml_status maml_list_metadata(const maml_model* model, char** keys, si
 /* ============================================================================================ */
 
 /** The shape of the inner learning-rate table: *num_tensors adapted tensors (weights and biases of
- *  every conv and the linear head) by *num_steps inner steps. Either pointer may be NULL. Since 1.0. */
+ *  every conv and the linear head; with adapt_last_layers = k only those of the last k layers) by
+ *  *num_steps inner steps. Either pointer may be NULL. Since 1.0. */
 MAML_API maml_status maml_inner_lr_shape(const maml_model* model, int32_t* num_tensors,
                                          int32_t* num_steps);
 
@@ -483,8 +490,9 @@ MAML_API maml_status maml_inner_lr_shape(const maml_model* model, int32_t* num_t
  *  num_tensors * num_steps. Without LSLR every entry is the fixed inner_lr. Since 1.0. */
 MAML_API maml_status maml_get_inner_lrs(const maml_model* model, float* rates, int64_t count);
 
-/** The stable name of adapted tensor `index` (e.g. "backbone.stage0.conv.weight",
- *  "backbone.head.bias"). *name is owned by the model and valid while it lives. Since 1.0. */
+/** The stable name of the adapted tensor of row `index` of the table (e.g.
+ *  "backbone.stage0.conv.weight", "backbone.head.bias"). *name is owned by the model and valid
+ *  while it lives. Since 1.0. */
 MAML_API maml_status maml_inner_lr_name(const maml_model* model, int32_t index,
                                         const char** name);
 

@@ -156,7 +156,7 @@ maml_status maml_cuda_memory(int32_t device_index, int32_t reset_peak, int64_t* 
 maml_status maml_inner_lr_shape(const maml_model* model, int32_t* num_tensors, int32_t* num_steps) {
   return guarded([&] {
     const MetaLearner& m = model_of(model);
-    if (num_tensors) *num_tensors = static_cast<int32_t>(m.layout().adapted.size());
+    if (num_tensors) *num_tensors = static_cast<int32_t>(m.layout().lslr.size());
     if (num_steps) *num_steps = m.config().inner_steps;
   });
 }
@@ -178,11 +178,12 @@ maml_status maml_inner_lr_name(const maml_model* model, int32_t index, const cha
     const MetaLearner& m = model_of(model);
     require_non_null(name, "name");
     *name = nullptr;
-    const auto& adapted = m.layout().adapted;
-    if (index < 0 || index >= static_cast<int32_t>(adapted.size()))
+    // Row `index` of the table names the adapted tensor it belongs to ("lslr." + that name).
+    const auto& rows = m.layout().lslr;
+    if (index < 0 || index >= static_cast<int32_t>(rows.size()))
       throw invalid_argument("index " + std::to_string(index) + " is outside [0, " +
-                             std::to_string(adapted.size()) + ")");
-    *name = adapted[static_cast<size_t>(index)].name.c_str();
+                             std::to_string(rows.size()) + ")");
+    *name = rows[static_cast<size_t>(index)].name.c_str() + std::strlen("lslr.");
   });
 }
 

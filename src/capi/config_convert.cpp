@@ -66,10 +66,9 @@ void init_config(maml_config* cfg, uint32_t size) {
 
 Config read_config(const maml_config* cfg, const char* arg) {
   const maml_config c = read_sized_struct(cfg, to_c(Config{}), kConfigV1Size, arg, "maml_config");
-  // A caller's struct smaller than 1.1 never reaches reserved2: read_sized_struct filled it with 0.
-  if (c.reserved0 != 0 || c.reserved1 != 0 || c.reserved2 != 0)
+  if (c.reserved0 != 0 || c.reserved1 != 0)
     throw unsupported(std::string(arg) + " sets a reserved field this libmamlpp " MAMLPP_VERSION_STRING
-                      " does not know (reserved0, reserved1 and reserved2 must be 0); upgrade the library");
+                      " does not know (reserved0 and reserved1 must be 0); upgrade the library");
   Config o;
 #define MAMLPP_X(name, type, def, lo, hi, since, choices, doc) o.name = from_c_field<type>(c.name, #name);
   MAMLPP_CONFIG_FIELDS(MAMLPP_X)

@@ -124,9 +124,13 @@ void print_summary(const Inspected& in) {
   std::printf("trained      %" PRId64 " meta-train steps (epoch %.2f of %d x %d); optimizer state %s\n", in.step,
               static_cast<double>(in.step) / std::max(1, c.iters_per_epoch), c.epochs, c.iters_per_epoch,
               in.file.has_optimizer ? "included (resumable)" : "not included (inference only)");
-  std::printf("inner loop   %d steps in training, %d in adapt/eval; inner_lr %g, LSLR %s; per-step BN %s; bn_stats %s\n",
-              c.inner_steps, c.eval_inner_steps, static_cast<double>(c.inner_lr), c.learn_inner_lr ? "on" : "off",
-              c.per_step_bn ? "on" : "off", enum_name("bn_stats", c.bn_stats).c_str());
+  const std::string adapts = c.adapt_last_layers == 0 ? "every layer"
+                             : c.adapt_last_layers == 1 ? "the head only (ANIL)"
+                                                        : "the last " + std::to_string(c.adapt_last_layers) + " layers";
+  std::printf("inner loop   %d steps in training, %d in adapt/eval, adapting %s; inner_lr %g, LSLR %s; per-step BN %s; "
+              "bn_stats %s\n",
+              c.inner_steps, c.eval_inner_steps, adapts.c_str(), static_cast<double>(c.inner_lr),
+              c.learn_inner_lr ? "on" : "off", c.per_step_bn ? "on" : "off", enum_name("bn_stats", c.bn_stats).c_str());
   std::printf("outer loop   MSL %s (%d epochs); %s; Adam meta_lr %g -> %g, betas (%g, %g); grad_clip %s\n",
               c.multi_step_loss ? "on" : "off", c.msl_epochs,
               !c.second_order ? "first order"

@@ -51,7 +51,8 @@ void parameter_parts(const Config& c, int64_t& convs, int64_t& head) {
 int64_t parameter_count(const Config& c) {
   int64_t convs = 0, head = 0;
   parameter_parts(c, convs, head);
-  const int64_t lslr = c.learn_inner_lr ? mul(2 * int64_t{c.num_stages} + 2, c.inner_steps) : 0;
+  const int64_t lslr =
+      c.learn_inner_lr ? mul(2 * int64_t{c.num_stages} + 2 - first_inner_tensor(c), c.inner_steps) : 0;
   return add(add(convs, head), lslr);
 }
 

@@ -90,6 +90,10 @@ void validate(const Config& c) {
                        (c.max_pool ? spatial_after_stages(c, c.image_height) *
                                          spatial_after_stages(c, c.image_width)
                                    : 1);
+  require(c.adapt_last_layers <= c.num_stages + 1,
+          "adapt_last_layers (" + std::to_string(c.adapt_last_layers) + ") exceeds the model's " +
+              std::to_string(c.num_stages + 1) + " layers (" + std::to_string(c.num_stages) +
+              " conv stages and the head); 0 adapts every layer");
   require(feat * c.n_way <= (int64_t{1} << 31), "the linear head would be too large");
   check_config_budget(c);
 }

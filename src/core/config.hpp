@@ -79,6 +79,12 @@ void validate(const Config& cfg);
 // Spatial size after the backbone's stages (max-pool: floor(x/2) per stage; strided: ceil(x/2)).
 int64_t spatial_after_stages(const Config& cfg, int64_t size);
 
+// Index of the first tensor of Layout::adapted the inner loop adapts: 0, or with adapt_last_layers = k
+// the weight of the k-th layer from the end (each layer is a weight and a bias).
+inline int32_t first_inner_tensor(const Config& cfg) {
+  return cfg.adapt_last_layers == 0 ? 0 : 2 * (cfg.num_stages + 1 - cfg.adapt_last_layers);
+}
+
 // Number of BN rows per layer: inner_steps with per-step BN, else 1.
 inline int32_t bn_rows(const Config& cfg) { return cfg.per_step_bn ? cfg.inner_steps : 1; }
 

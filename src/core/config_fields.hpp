@@ -64,4 +64,7 @@
   X(dtype, DType, DType::Float32, 0, 1, 0, "float32|float64", "parameter precision")                     \
   /* 1.1 */                                                                                              \
   X(grad_clip_lslr, bool, false, 0, 1, 1, "",                                                            \
-    "grad_clip also clamps the inner rates' meta-gradients (the reference clamps only the network)")
+    "grad_clip also clamps the inner rates' meta-gradients (the reference clamps only the network)") \
+  /* 1.2 */                                                                                              \
+  X(adapt_last_layers, int32_t, 0, 0, 17, 2, "",                                                         \
+    "ANIL: the inner loop adapts only the last k layers (1: the head); 0 = every layer")

@@ -51,14 +51,17 @@ InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const Task
   InnerLoopResult out;
 
   // theta_0 for every task: a broadcast view of the meta-weights (no copy). In evaluation the
-  // view is cut from the meta-parameters' graph.
+  // view is cut from the meta-parameters' graph. The inner loop adapts fast[first..]; with
+  // adapt_last_layers (ANIL) the layers before stay at theta_0, and the inner gradient's backward
+  // pass stops at the first adapted layer.
+  const auto first = static_cast<size_t>(first_inner_tensor(cfg));
   std::vector<at::Tensor> fast;
   fast.reserve(meta.weights.size());
   for (const at::Tensor& w : meta.weights) {
     std::vector<int64_t> shape{T};
     shape.insert(shape.end(), w.sizes().begin(), w.sizes().end());
     at::Tensor t = (opt.training ? w : w.detach()).unsqueeze(0).expand(shape);
-    if (!opt.training) t.requires_grad_(true);
+    if (!opt.training && fast.size() >= first) t.requires_grad_(true);
     fast.push_back(t);
   }
   const at::Tensor lslr = opt.training ? meta.lslr : meta.lslr.detach();
@@ -80,15 +83,17 @@ InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const Task
     if (opt.observe_running) out.observations.push_back(std::move(support_obs));
 
     const bool create_graph = opt.training && opt.second_order;
+    const std::vector<at::Tensor> theta(fast.begin() + static_cast<std::ptrdiff_t>(first), fast.end());
     const std::vector<at::Tensor> grads = torch::autograd::grad(
-        {support_loss}, fast, {}, /*retain_graph=*/opt.training, create_graph);
+        {support_loss}, theta, {}, /*retain_graph=*/opt.training, create_graph);
 
     {
       at::AutoGradMode keep(opt.training);
-      fast = inner_step(fast, grads, lslr, i);
-    }
-    if (!opt.training) {
-      for (at::Tensor& t : fast) t.requires_grad_(true);
+      std::vector<at::Tensor> next = inner_step(theta, grads, lslr, i);
+      for (size_t k = 0; k < next.size(); ++k) {
+        if (!opt.training) next[k].requires_grad_(true);
+        fast[first + k] = std::move(next[k]);
+      }
     }
 
     // Query pass at theta_{i+1}, BN row i: every step under MSL, else only the last.

@@ -30,8 +30,8 @@ struct InnerLoopResult {
   std::vector<RowObservation> observations;
 };
 
-// One inner step (LSLR): theta_{i+1} = theta_i - alpha[tensor][i] * grad, for every adapted
-// tensor; `lslr` is the rate table [adapted tensors, inner_steps], steps past its last column reuse
+// One inner step (LSLR): theta_{i+1} = theta_i - alpha[tensor][i] * grad, for every tensor the
+// inner loop adapts; `lslr` is the rate table [those tensors, inner_steps], steps past its last column reuse
 // that column. In first-order mode the gradients carry no graph, but theta_i and alpha still do,
 // so both receive outer gradients; the result is differentiable as far as its inputs are.
 std::vector<at::Tensor> inner_step(const std::vector<at::Tensor>& fast,

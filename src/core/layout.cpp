@@ -29,7 +29,9 @@ Layout make_layout(const Config& c) {
                               : f;
   l.adapted.push_back({"backbone.head.weight", {c.n_way, l.feature_size}});
   l.adapted.push_back({"backbone.head.bias", {c.n_way}});
-  for (const auto& t : l.adapted) l.lslr.push_back({"lslr." + t.name, {c.inner_steps}});
+  // Inner rates only for the tensors the inner loop adapts (adapt_last_layers).
+  for (size_t k = static_cast<size_t>(first_inner_tensor(c)); k < l.adapted.size(); ++k)
+    l.lslr.push_back({"lslr." + l.adapted[k].name, {c.inner_steps}});
   return l;
 }
 

@@ -51,7 +51,7 @@ MetaParams init_meta_params(const Config& cfg, const Layout& layout, at::Device 
     p.running_mean.push_back(at::zeros({rows, cfg.num_filters}, opts));
     p.running_var.push_back(at::ones({rows, cfg.num_filters}, opts));
   }
-  p.lslr = at::full({static_cast<int64_t>(layout.adapted.size()), cfg.inner_steps}, cfg.inner_lr,
+  p.lslr = at::full({static_cast<int64_t>(layout.lslr.size()), cfg.inner_steps}, cfg.inner_lr,
                     cpu.device(device))
                .requires_grad_(cfg.learn_inner_lr);
   return p;

@@ -14,7 +14,7 @@ struct MetaParams {
   std::vector<at::Tensor> weights;                    // layout.adapted, no task dimension
   std::vector<at::Tensor> gamma, beta;                // per stage [bn_rows, F] (BNWB)
   std::vector<at::Tensor> running_mean, running_var;  // per stage [bn_rows, F] (BNRS), buffers
-  at::Tensor lslr;                                    // [adapted tensors, inner_steps] (LSLR)
+  at::Tensor lslr;  // [tensors the inner loop adapts (layout.lslr), inner_steps] (LSLR)
 
   // What the outer loop updates, in Adam's (and the file's) order: weights, then gamma/beta of
   // each stage, then the LSLR table when it is learned.

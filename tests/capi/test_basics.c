@@ -108,7 +108,8 @@ static void test_struct_layout(void** state) {
   assert_int_equal(offsetof(maml_config, reserved1), 132);
   /* 1.1 */
   assert_int_equal(offsetof(maml_config, grad_clip_lslr), 136);
-  assert_int_equal(offsetof(maml_config, reserved2), 140);
+  /* 1.2: 1.1's reserved2 */
+  assert_int_equal(offsetof(maml_config, adapt_last_layers), 140);
   assert_int_equal(sizeof(maml_config), 144);
 
   assert_int_equal(offsetof(maml_tasks, num_tasks), 4);
@@ -169,7 +170,7 @@ static void test_config_init_defaults(void** state) {
   assert_int_equal(c.num_threads, 0);
   assert_int_equal(c.dtype, MAML_DTYPE_FLOAT32);
   assert_int_equal(c.grad_clip_lslr, 0);
-  assert_int_equal(c.reserved2, 0);
+  assert_int_equal(c.adapt_last_layers, 0);
   /* NULL is ignored. */
   maml_config_init(NULL);
 }

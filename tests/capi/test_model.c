@@ -148,11 +148,6 @@ static void test_create_larger_struct(void** state) {
   assert_error(maml_create(&n.base, &m), MAML_E_UNSUPPORTED, "reserved");
   assert_null(m);
   n.base.reserved1 = 0;
-  n.base.reserved2 = 1; /* 1.1's padding after grad_clip_lslr */
-  m = BOGUS_MODEL;
-  assert_error(maml_create(&n.base, &m), MAML_E_UNSUPPORTED, "reserved2");
-  assert_null(m);
-  n.base.reserved2 = 0;
   n.future_field = -1;
   m = BOGUS_MODEL;
   assert_error(maml_create(&n.base, &m), MAML_E_UNSUPPORTED, "upgrade");
@@ -341,6 +336,55 @@ static void test_create_is_deterministic(void** state) {
 }
 
 /* ---- the LSLR table ------------------------------------------------------------------------- */
+
+/* ANIL (1.2): adapt_last_layers = 1 adapts only the head; the rate table has its two rows, the
+ * field survives a file, and a count beyond the layers is refused naming the field. */
+static void test_head_only_adaptation(void** state) {
+  maml_config c, back;
+  maml_model *m, *loaded = BOGUS_MODEL;
+  maml_learner *la = NULL, *lb = NULL;
+  int32_t tensors = -1, steps = -1;
+  const char* name = NULL;
+  void* buf = NULL;
+  size_t size = 0;
+  float pa[2 * T_WAY], pb[2 * T_WAY];
+  int i;
+  test_batch b = make_batch(2, 1, 2, 17);
+  (void)state;
+  small_config(&c);
+  c.adapt_last_layers = c.num_stages + 2; /* 4 layers of a 3-layer model */
+  m = BOGUS_MODEL;
+  assert_error(maml_create(&c, &m), MAML_E_INVALID_ARGUMENT, "adapt_last_layers");
+  assert_null(m);
+  c.adapt_last_layers = -1;
+  assert_error(maml_create(&c, &m), MAML_E_INVALID_ARGUMENT, "adapt_last_layers");
+  c.adapt_last_layers = 1;
+  m = new_model(&c);
+  assert_ok(maml_inner_lr_shape(m, &tensors, &steps));
+  assert_int_equal(tensors, 2);
+  assert_ok(maml_inner_lr_name(m, 0, &name));
+  assert_string_equal(name, "backbone.head.weight");
+  assert_ok(maml_inner_lr_name(m, 1, &name));
+  assert_string_equal(name, "backbone.head.bias");
+  assert_error(maml_inner_lr_name(m, 2, &name), MAML_E_INVALID_ARGUMENT, "index");
+  assert_ok(maml_meta_train_step(m, &b.t, NULL));
+  assert_ok(maml_save_buffer(m, &buf, &size));
+  assert_ok(maml_load_buffer(buf, size, MAML_DEVICE_CPU, 0, &loaded));
+  maml_buffer_free(buf);
+  back.struct_size = sizeof back;
+  assert_ok(maml_get_config(loaded, &back));
+  assert_int_equal(back.adapt_last_layers, 1);
+  assert_ok(maml_adapt(m, b.support_x, b.support_y, T_WAY, &la));
+  assert_ok(maml_adapt(loaded, b.support_x, b.support_y, T_WAY, &lb));
+  assert_ok(maml_predict(la, b.query_x, 2, pa, NULL));
+  assert_ok(maml_predict(lb, b.query_x, 2, pb, NULL));
+  for (i = 0; i < 2 * T_WAY; ++i) assert_true(pa[i] == pb[i]);
+  maml_learner_free(la);
+  maml_learner_free(lb);
+  maml_free(loaded);
+  maml_free(m);
+  free_batch(&b);
+}
 
 static void test_inner_lr_table(void** state) {
   maml_config c;
@@ -879,6 +923,7 @@ int main(void) {
       cmocka_unit_test(test_huge_meta_lr_changes_nothing),
       cmocka_unit_test(test_step_counter_limits),
       cmocka_unit_test(test_metrics_struct_size),
+      cmocka_unit_test(test_head_only_adaptation),
       cmocka_unit_test(test_training_reduces_loss),
   };
   return cmocka_run_group_tests_name("capi_model", tests, NULL, NULL);

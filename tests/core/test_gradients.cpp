@@ -84,10 +84,9 @@ InnerLoopOptions training_options(const Config& c, bool second_order, std::vecto
   return o;
 }
 
-}  // namespace
-
-TEST(MetaGradient, SecondOrderEqualsCentralFiniteDifferences) {
-  const Config c = tiny_config();
+// Checks every entry of the second-order meta-gradient against central finite differences and
+// returns how many it checked.
+int64_t check_second_order_by_finite_differences(const Config& c) {
   MetaParams p = init_meta_params(c, make_layout(c), at::kCPU, at::kDouble);
   perturb(c, p, 11);
   const TaskTensors tasks = random_tasks(c, /*tasks=*/2, /*shots=*/2, /*queries=*/2, 5);
@@ -96,7 +95,8 @@ TEST(MetaGradient, SecondOrderEqualsCentralFiniteDifferences) {
 
   const std::vector<at::Tensor> analytic = meta_gradient(c, p, tasks, opt);
   const std::vector<at::Tensor> params = p.trainable(c);
-  ASSERT_EQ(params.size(), analytic.size());
+  EXPECT_EQ(params.size(), analytic.size());
+  if (params.size() != analytic.size()) return 0;
   const double h = 1e-6;
   int64_t checked = 0;
   double worst = 0.0;
@@ -118,9 +118,61 @@ TEST(MetaGradient, SecondOrderEqualsCentralFiniteDifferences) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 64 + 16 + 12);  // weights, BN rows (BNWB), LSLR table
   std::printf("checked %lld meta-gradient entries; worst relative error %.3g\n",
               static_cast<long long>(checked), worst);
+  return checked;
+}
+
+}  // namespace
+
+TEST(MetaGradient, SecondOrderEqualsCentralFiniteDifferences) {
+  EXPECT_EQ(check_second_order_by_finite_differences(tiny_config()), 64 + 16 + 12);  // weights, BNWB, LSLR
+}
+
+// ANIL: the inner loop adapts only the last layers; the layers before still receive the outer
+// gradient through the query loss (and through the adapted layers' inner gradients).
+TEST(MetaGradient, HeadOnlyAdaptationEqualsCentralFiniteDifferences) {
+  for (int32_t k : {1, 2}) {
+    SCOPED_TRACE("adapt_last_layers = " + std::to_string(k));
+    Config c = tiny_config();
+    c.adapt_last_layers = k;
+    // The inner-rate table has rows only for the adapted tensors: 2 per layer, 2 steps each.
+    EXPECT_EQ(check_second_order_by_finite_differences(c), 64 + 16 + 2 * k * 2);
+  }
+}
+
+// The layers before the adapted ones keep the meta-weights through every inner step, and the
+// adapted ones move; all layers adapted when adapt_last_layers is the layer count, as with 0.
+TEST(MetaGradient, HeadOnlyAdaptationKeepsTheBodyAtTheMetaWeights) {
+  for (int32_t k : {0, 1, 2, 3}) {
+    SCOPED_TRACE("adapt_last_layers = " + std::to_string(k));
+    Config c = tiny_config();
+    c.adapt_last_layers = k;
+    MetaParams p = init_meta_params(c, make_layout(c), at::kCPU, at::kDouble);
+    perturb(c, p, 4);
+    const TaskTensors tasks = random_tasks(c, 2, 2, 2, 6);
+    for (bool training : {true, false}) {
+      InnerLoopOptions opt = training_options(c, true, {0.5, 0.5});
+      opt.training = training;
+      const InnerLoopResult r = inner_loop(c, p, tasks, opt);
+      const size_t first = k == 0 ? 0 : 2 * static_cast<size_t>(3 - k);
+      ASSERT_EQ(r.fast.size(), p.weights.size());
+      for (size_t t = 0; t < r.fast.size(); ++t) {
+        const double moved = (r.fast[t].detach() - p.weights[t].detach().unsqueeze(0)).abs().max().item<double>();
+        // (A conv bias before batch norm has no inner gradient: BN subtracts it again.)
+        const bool conv_bias = t % 2 == 1 && t < 2 * static_cast<size_t>(c.num_stages);
+        if (t < first) EXPECT_EQ(moved, 0.0) << "tensor " << t;
+        else if (!conv_bias) EXPECT_GT(moved, 1e-8) << "tensor " << t;
+      }
+    }
+  }
+  Config all = tiny_config(), three = tiny_config();
+  three.adapt_last_layers = 3;
+  MetaParams pa = init_meta_params(all, make_layout(all), at::kCPU, at::kDouble);
+  MetaParams p3 = init_meta_params(three, make_layout(three), at::kCPU, at::kDouble);
+  const TaskTensors tasks = random_tasks(all, 2, 2, 2, 6);
+  const InnerLoopOptions opt = training_options(all, true, {0.5, 0.5});
+  EXPECT_DOUBLE_EQ(meta_loss(all, pa, tasks, opt), meta_loss(three, p3, tasks, opt));
 }
 
 TEST(MetaGradient, SecondOrderDiffersFromFirstOrder) {
@@ -219,17 +271,21 @@ TEST(PerStepBn, StepIOnlyTouchesRowI) {
 }
 
 TEST(TaskBatching, BatchedInnerLoopEqualsPerTaskLoopInDouble) {
-  const Config c = tiny_config();
-  MetaParams p = init_meta_params(c, make_layout(c), at::kCPU, at::kDouble);
-  perturb(c, p, 2);
-  const TaskTensors tasks = random_tasks(c, 3, 2, 2, 8);
-  const InnerLoopOptions opt = training_options(c, true, {0.4, 0.6});
-  const auto batched = meta_gradient(c, p, tasks, opt);
-  std::vector<at::Tensor> looped(batched.size());
-  for (int64_t t = 0; t < 3; ++t) {
-    const auto g = meta_gradient(c, p, tasks.slice(t, 1), opt);
-    for (size_t k = 0; k < g.size(); ++k) looped[k] = t == 0 ? g[k] / 3 : looped[k] + g[k] / 3;
+  for (int32_t layers : {0, 1}) {
+    SCOPED_TRACE("adapt_last_layers = " + std::to_string(layers));
+    Config c = tiny_config();
+    c.adapt_last_layers = layers;
+    MetaParams p = init_meta_params(c, make_layout(c), at::kCPU, at::kDouble);
+    perturb(c, p, 2);
+    const TaskTensors tasks = random_tasks(c, 3, 2, 2, 8);
+    const InnerLoopOptions opt = training_options(c, true, {0.4, 0.6});
+    const auto batched = meta_gradient(c, p, tasks, opt);
+    std::vector<at::Tensor> looped(batched.size());
+    for (int64_t t = 0; t < 3; ++t) {
+      const auto g = meta_gradient(c, p, tasks.slice(t, 1), opt);
+      for (size_t k = 0; k < g.size(); ++k) looped[k] = t == 0 ? g[k] / 3 : looped[k] + g[k] / 3;
+    }
+    for (size_t k = 0; k < batched.size(); ++k)
+      EXPECT_TRUE(at::allclose(batched[k], looped[k], 1e-9, 1e-12)) << "tensor " << k;
   }
-  for (size_t k = 0; k < batched.size(); ++k)
-    EXPECT_TRUE(at::allclose(batched[k], looped[k], 1e-9, 1e-12)) << "tensor " << k;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -406,10 +407,14 @@ TEST(Adapt, FoldedBatchNormPredictsAsTheGivenStatistics) {
 }
 
 TEST(Adapt, BatchedAdaptationEqualsOneByOneInDouble) {
-  for (BnStats mode : {BnStats::Running, BnStats::Support, BnStats::Transductive}) {
+  // Every statistics mode, and head-only adaptation (ANIL) with support statistics.
+  const std::pair<BnStats, int32_t> cases[] = {
+      {BnStats::Running, 0}, {BnStats::Support, 0}, {BnStats::Transductive, 0}, {BnStats::Support, 1}};
+  for (const auto& [mode, layers] : cases) {
     Config c = small_config();
     c.dtype = DType::Float64;
     c.bn_stats = mode;
+    c.adapt_last_layers = layers;
     c.task_batching = TaskBatching::Batched;
     MetaLearner batched(c);
     c.task_batching = TaskBatching::Loop;
@@ -446,4 +451,65 @@ TEST(Config, ImpossibleConfigsAreRefused) {
   c = small_config();
   c.device_type = static_cast<DeviceType>(7);
   EXPECT_THROW(MetaLearner{c}, Error);
+  c = small_config();
+  c.adapt_last_layers = c.num_stages + 2;  // more layers than the model has
+  try {
+    MetaLearner m{c};
+    ADD_FAILURE() << "adapt_last_layers beyond the layer count was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("adapt_last_layers (4) exceeds the model's 3 layers"), std::string::npos)
+        << e.what();
+  }
+  c.adapt_last_layers = c.num_stages + 1;  // every layer: accepted
+  EXPECT_NO_THROW(MetaLearner{c});
+}
+
+// ANIL: head-only adaptation leaves the body where meta-training put it, so a head-only learner
+// predicts the meta-model's features through its adapted head. Checked by refitting the head on
+// the meta-model's support features by hand: 3 steps of gradient descent with the head's rates.
+TEST(Adapt, HeadOnlyLearnerAdaptsTheHeadAlone) {
+  Config c = small_config();
+  c.dtype = DType::Float64;
+  c.device_type = DeviceType::Cpu;
+  c.bn_stats = BnStats::Transductive;
+  c.per_step_bn = false;  // one BN row: the body's features are the same at every step
+  c.adapt_last_layers = 1;
+  MetaLearner m(c);
+  ASSERT_EQ(m.params().lslr.size(0), 2);  // head weight and bias
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  {
+    at::NoGradGuard no_grad;
+    m.params().lslr.uniform_(0.05, 0.4, gen);
+  }
+  const TaskTensors t = random_tasks(c, 1, 2, 2, 30, at::kDouble);
+  const auto learner = m.adapt(t).front();
+  // By hand: body features of support and query (transductive BN, batch statistics of each set).
+  std::vector<at::Tensor> w;
+  for (const at::Tensor& p : m.params().weights) w.push_back(p.detach().unsqueeze(0));
+  const int32_t S = c.num_stages;
+  auto features = [&](const at::Tensor& x) {
+    std::vector<at::Tensor> zero_head = w;
+    zero_head[2 * S] = at::eye(w[2 * S].size(2), at::kDouble).unsqueeze(0);  // identity head: features out
+    zero_head[2 * S + 1] = at::zeros({1, w[2 * S].size(2)}, at::kDouble);
+    Config id = c;
+    id.n_way = static_cast<int32_t>(w[2 * S].size(2));
+    return forward(id, x.unsqueeze(0), zero_head, bn_spec(m.params(), 0, BnMode::Batch, true)).select(0, 0);
+  };
+  const at::Tensor fs = features(t.support_x.select(0, 0)), fq = features(t.query_x.select(0, 0));
+  at::Tensor hw = w[2 * S].select(0, 0).clone(), hb = w[2 * S + 1].select(0, 0).clone();
+  const at::Tensor rates = m.params().lslr.detach();
+  for (int32_t i = 0; i < c.eval_inner_steps; ++i) {
+    hw.requires_grad_(true);
+    hb.requires_grad_(true);
+    const at::Tensor loss = at::cross_entropy_loss(at::addmm(hb, fs, hw.t()), t.support_y.select(0, 0), {},
+                                                   at::Reduction::Mean);
+    const auto g = torch::autograd::grad({loss}, {hw, hb});
+    at::NoGradGuard no_grad;
+    hw = hw - rates[0][i] * g[0];
+    hb = hb - rates[1][i] * g[1];
+  }
+  const at::Tensor want = at::addmm(hb.detach(), fq, hw.detach().t());
+  const at::Tensor got = learner->predict(t.query_x.select(0, 0));
+  EXPECT_LT((got - want).abs().max().item<double>(), 1e-10);
+  EXPECT_GT((hw.detach() - w[2 * S].select(0, 0)).abs().max().item<double>(), 1e-4);  // the head moved
 }

@@ -39,13 +39,14 @@ Config variant(int which) {
     case 1: c.dtype = DType::Float64; break;
     case 2: c.learn_inner_lr = false; c.per_step_bn = false; break;
     case 3: c.max_pool = false; c.num_stages = 2; c.image_channels = 3; c.n_way = 3; break;
+    case 4: c.num_stages = 2; c.adapt_last_layers = 1; break;  // ANIL: inner rates for the head only
     default: break;
   }
   return c;
 }
 
 TEST(ModelFile, RoundTripIsByteExact) {
-  for (int v = 0; v < 4; ++v)
+  for (int v = 0; v < 5; ++v)
     for (bool opt : {true, false}) {
       SCOPED_TRACE("variant " + std::to_string(v) + (opt ? " with optimizer" : " inference only"));
       const ModelFile m = make_model(variant(v), opt, 3, 1234);
@@ -53,7 +54,7 @@ TEST(ModelFile, RoundTripIsByteExact) {
       const ModelFile back = decode(bytes);
       expect_same(m, back);
       EXPECT_EQ(encode_model_file(back), bytes);
-      EXPECT_EQ(back.format_version, "1.1");
+      EXPECT_EQ(back.format_version, "1.2");
       EXPECT_EQ(back.library_version, MAMLPP_VERSION_STRING);
     }
 }
@@ -110,7 +111,7 @@ TEST(ModelFile, MetadataKeysAndFormats) {
   const auto& md = sf.metadata;
   EXPECT_EQ(md.size(), 7u);
   EXPECT_EQ(md.at("format"), "libmamlpp");
-  EXPECT_EQ(md.at("format_version"), "1.1");
+  EXPECT_EQ(md.at("format_version"), "1.2");
   EXPECT_EQ(md.at("library_version"), MAMLPP_VERSION_STRING);
   EXPECT_EQ(md.at("step"), "42");
   EXPECT_EQ(md.at("has_optimizer"), "true");
@@ -123,7 +124,8 @@ TEST(ModelFile, MetadataKeysAndFormats) {
             "\"first_order_epochs\":50,\"meta_lr\":0.001,\"meta_lr_min\":1e-05,"
             "\"adam_beta1\":0.9,\"adam_beta2\":0.99,\"grad_clip\":0.0,\"epochs\":150,"
             "\"iters_per_epoch\":500,\"device_type\":0,\"device_index\":0,\"seed\":7,"
-            "\"task_batching\":0,\"num_threads\":0,\"dtype\":0,\"grad_clip_lslr\":0}");
+            "\"task_batching\":0,\"num_threads\":0,\"dtype\":0,\"grad_clip_lslr\":0,"
+            "\"adapt_last_layers\":0}");
 }
 
 TEST(ModelFile, ConfigJsonRoundTripsEveryFieldExactly) {
@@ -235,7 +237,7 @@ std::vector<uint8_t> with_config(const std::function<void(nlohmann::ordered_json
 }
 
 TEST(ModelFileDecode, NewerMajorIsRefusedNamingBothVersions) {
-  const std::string want = "file format 2.0 is newer than this library's 1.1; upgrade libmamlpp";
+  const std::string want = "file format 2.0 is newer than this library's 1.2; upgrade libmamlpp";
   EXPECT_EQ(decode_error(with_metadata("format_version", "2.0")), want);
   // Even when the newer major also changed the layout beyond what this reader accepts.
   EditableFile f(tiny_file(false));
@@ -268,14 +270,25 @@ TEST(ModelFileDecode, OlderMinorGetsTheDefaultsOfLaterFields) {
   f.metadata["format_version"] = "1.0";
   auto cfg = nlohmann::ordered_json::parse(f.metadata.at("config"));
   ASSERT_TRUE(cfg.contains("grad_clip_lslr"));
+  ASSERT_TRUE(cfg.contains("adapt_last_layers"));
   cfg.erase("grad_clip_lslr");
+  cfg.erase("adapt_last_layers");
   f.metadata["config"] = cfg.dump();
   const ModelFile back = decode(f.build());
   EXPECT_EQ(back.format_version, "1.0");
   EXPECT_FALSE(back.config.grad_clip_lslr);
-  // The same field missing from a 1.1 file is an error.
+  EXPECT_EQ(back.config.adapt_last_layers, 0);
+  // A 1.1 file has grad_clip_lslr but not the 1.2 field, which takes its default.
   f.metadata["format_version"] = "1.1";
   EXPECT_EQ(decode_error(f.build()), "config: missing field \"grad_clip_lslr\"");
+  cfg["grad_clip_lslr"] = 1;
+  f.metadata["config"] = cfg.dump();
+  const ModelFile v11 = decode(f.build());
+  EXPECT_TRUE(v11.config.grad_clip_lslr);
+  EXPECT_EQ(v11.config.adapt_last_layers, 0);
+  // The 1.2 field missing from a 1.2 file is an error.
+  f.metadata["format_version"] = "1.2";
+  EXPECT_EQ(decode_error(f.build()), "config: missing field \"adapt_last_layers\"");
 }
 
 TEST(ModelFileDecode, FormatAndVersionMetadata) {
@@ -318,7 +331,7 @@ TEST(ModelFileDecode, ConfigProblems) {
   EXPECT_EQ(decode_error(with_config([](auto& c) { c.erase("seed"); })),
             "config: missing field \"seed\"");
   EXPECT_EQ(decode_error(with_config([](auto& c) { c["surprise"] = 1; })),
-            "config: unexpected field 'surprise' in a format 1.1 file");
+            "config: unexpected field 'surprise' in a format 1.2 file");
   EXPECT_EQ(decode_error(with_config([](auto& c) { c["n_way"] = 2.5; })),
             "config: \"n_way\" must be an integer");
   EXPECT_EQ(decode_error(with_config([](auto& c) { c["n_way"] = 1ll << 40; })),

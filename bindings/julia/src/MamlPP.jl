@@ -134,7 +134,12 @@ struct MamlConfig
     # 1: grad_clip also clamps the inner rates' meta-gradients, libmamlpp 1.0's behaviour (the
     # reference never clamps them) (0). Since 1.1
     grad_clip_lslr::Int32
-    reserved2::Int32            # must be 0. Since 1.1
+    # ANIL: the inner loop (meta-training and adapt) adapts only the last k layers (1: only the
+    # linear head; each conv stage and the head count one layer) and the layers before keep the
+    # meta-weights; inner_lrs then has rows only for the adapted tensors. 0 = every layer;
+    # [0, num_stages + 1] (0). Since 1.2, in the slot 1.1 named reserved2 (a 1.1 library refuses
+    # a non-zero value with MAML_E_UNSUPPORTED)
+    adapt_last_layers::Int32
 end
 
 "Mirror of `maml_tasks`: a meta-batch in host memory (pointers read during the call only)."
@@ -222,7 +227,7 @@ function __init__()
     return nothing
 end
 
-"The library's version string, e.g. `\"1.1.0\"` (`maml_version_string`)."
+"The library's version string, e.g. `\"1.2.0\"` (`maml_version_string`)."
 library_version() = unsafe_string(ccall((:maml_version_string, libmamlpp), Cstring, ()))
 
 "The library's version as major*10000 + minor*100 + patch (`maml_version_number`)."

@@ -62,11 +62,14 @@ caught(f) = try f(); nothing catch err; err end
 
     @testset "struct layout" begin
         # The C sizes on LP64 (tests/bindings/layout prints them); offsets follow C's rules.
-        @test sizeof(MamlPP.MamlConfig) == 144   # 136 in 1.0; grad_clip_lslr, reserved2 since 1.1
+        @test sizeof(MamlPP.MamlConfig) == 144   # 136 in 1.0; grad_clip_lslr and 1.1's reserved2, now adapt_last_layers
+        @test fieldnames(MamlPP.MamlConfig)[end] == :adapt_last_layers
+        @test !(:reserved2 in fieldnames(MamlPP.MamlConfig))
         @test sizeof(MamlPP.MamlTasks) == 48
         @test sizeof(MamlPP.MamlMetrics) == 40
         @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:seed), fieldnames(MamlPP.MamlConfig))) == 112
         @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:grad_clip_lslr), fieldnames(MamlPP.MamlConfig))) == 136
+        @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:adapt_last_layers), fieldnames(MamlPP.MamlConfig))) == 140
         @test fieldoffset(MamlPP.MamlMetrics, findfirst(==(:step), fieldnames(MamlPP.MamlMetrics))) == 24
     end
 
@@ -75,7 +78,7 @@ caught(f) = try f(); nothing catch err; err end
         @test (c.n_way, c.image_channels, c.image_height, c.image_width) == (5, 1, 28, 28)
         @test c.struct_size == sizeof(MamlPP.MamlConfig)
         @test c.bn_stats == MamlPP.BN_SUPPORT
-        @test (c.grad_clip, c.grad_clip_lslr, c.reserved2) == (0.0f0, 0, 0)
+        @test (c.grad_clip, c.grad_clip_lslr, c.adapt_last_layers) == (0.0f0, 0, 0)
         # past the 1.0 struct: comes back only if the whole mirror reaches the library
         Model(tiny_config(grad_clip = 10, grad_clip_lslr = 1)) do m
             @test get_config(m).grad_clip_lslr == 1
@@ -94,6 +97,36 @@ caught(f) = try f(); nothing catch err; err end
         @test err.status_name == "MAML_E_INVALID_ARGUMENT"
         @test err.func == :maml_create
         @test !isempty(err.message)
+    end
+
+    @testset "adapt_last_layers (ANIL, since 1.2)" begin
+        @test Config().adapt_last_layers == 0
+        stages = Int(tiny_config().num_stages)
+        sx, sy, qx, qy = images(3), labels(1, 3), images(3; seed = 1), labels(1, 3)
+        # 0 = every layer, up to num_stages + 1: the value reaches the library and comes back
+        # (it is the last field of the struct), and the model trains and adapts.
+        for k in (0, 1, stages + 1)
+            Model(tiny_config(adapt_last_layers = k)) do m
+                @test get_config(m).adapt_last_layers == k
+                @test isfinite(meta_train_step!(m, sx, sy, qx, qy).loss)
+                l = adapt(m, sx, vec(sy))
+                @test length(predict(l, qx).labels) == 3
+                close(l)
+            end
+        end
+        # Head only: the inner-rate table has rows for the head's weight and bias alone.
+        Model(tiny_config(adapt_last_layers = 1)) do m
+            table = inner_lrs(m)
+            @test sort(first.(table)) == ["backbone.head.bias", "backbone.head.weight"]
+            @test all(r -> length(r) == 1, last.(table))
+        end
+        # Out of range: the library refuses it and names the field.
+        for bad in (-1, stages + 2)
+            err = caught(() -> Model(tiny_config(adapt_last_layers = bad)))
+            @test err isa MamlError
+            @test err.status == MamlPP.MAML_E_INVALID_ARGUMENT
+            @test occursin("adapt_last_layers", err.message)
+        end
     end
 
     @testset "train, evaluate, adapt, predict" begin

@@ -67,11 +67,11 @@ from .errors import (
     UnsupportedError,
 )
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 
 
 def version():
-    """The library's version string, e.g. ``"1.1.0"`` (``maml_version_string``)."""
+    """The library's version string, e.g. ``"1.2.0"`` (``maml_version_string``)."""
     return _native.lib.maml_version_string().decode("ascii")
 
 

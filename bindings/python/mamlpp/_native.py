@@ -27,8 +27,11 @@ from .errors import raise_for_status
 ABI_VERSION = 1
 
 #: The oldest library this binding works with, as maml_version_number() counts (major*10000 +
-#: minor*100 + patch): the release of the newest call or struct field it mirrors (1.1.0:
+#: minor*100 + patch): the release of the newest call it needs (1.1.0:
 #: maml_set_cuda_deterministic, maml_config.grad_clip_lslr, maml_*_metadata, maml_group_*).
+#: The mirror follows the 1.2 header, whose one addition, maml_config.adapt_last_layers, sits in
+#: the slot 1.1 named reserved2: a 1.1 library accepts its default 0 and refuses any other value
+#: with MAML_E_UNSUPPORTED, so 1.1 stays enough.
 MIN_LIBRARY_VERSION = 10100
 
 # --------------------------------------------------------------------------------------------
@@ -128,7 +131,11 @@ CONFIG_FIELDS = (
     ("grad_clip_lslr", c_int32,
      "1: grad_clip also clamps the inner rates' meta-gradients, libmamlpp 1.0's behaviour; the "
      "reference never clamps them; since 1.1 (0)"),
-    ("reserved2", c_int32, None),
+    ("adapt_last_layers", c_int32,
+     "ANIL: the inner loop (meta-training and adapt) adapts only the last k layers (1: the "
+     "linear head; each conv stage and the head count one layer), the layers before keep the "
+     "meta-weights, and the inner-rate table has rows only for the adapted tensors; 0 = every "
+     "layer; valid range [0, num_stages + 1]; since 1.2, the field 1.1 named reserved2 (0)"),
 )
 
 #: The documentation of every user-settable maml_config field, for Config's properties.
@@ -136,7 +143,7 @@ CONFIG_FIELD_DOCS = dict((name, doc) for name, _, doc in CONFIG_FIELDS if doc is
 
 
 class maml_config(ctypes.Structure):
-    """Mirror of ``maml_config`` (ABI 1, as of 1.1). Fill with defaults through
+    """Mirror of ``maml_config`` (ABI 1, as of 1.2). Fill with defaults through
     :func:`config_defaults`."""
 
     _fields_ = [(name, ctype) for name, ctype, _ in CONFIG_FIELDS]

@@ -140,6 +140,14 @@ pub struct Config {
     /// `grad_clip` also clamps the inner rates' meta-gradients, libmamlpp 1.0's behaviour; the
     /// reference never clamps them (`false`). Since 1.1.
     pub grad_clip_lslr: bool,
+    /// ANIL (head-only adaptation): the inner loop, in meta-training and in `Model::adapt`,
+    /// adapts only the last k layers (1: only the linear head; every conv stage and the head
+    /// count one layer each) and the layers before keep the meta-weights; `Model::inner_lrs`
+    /// then has rows only for the adapted tensors (k = 1: `backbone.head.weight` and
+    /// `backbone.head.bias`). 0 = every layer; valid range `0..=num_stages + 1`, others are
+    /// `Status::InvalidArgument` (0). Since 1.2; a 1.1 library refuses a non-zero value with
+    /// `Status::Unsupported`.
+    pub adapt_last_layers: i32,
 }
 
 impl Default for Config {
@@ -201,7 +209,7 @@ impl Config {
             dtype: self.dtype.raw(),
             reserved1: 0,
             grad_clip_lslr: b(self.grad_clip_lslr),
-            reserved2: 0,
+            adapt_last_layers: self.adapt_last_layers,
         }
     }
 
@@ -240,6 +248,7 @@ impl Config {
             num_threads: c.num_threads,
             dtype: Dtype::from_raw(c.dtype)?,
             grad_clip_lslr: b(c.grad_clip_lslr),
+            adapt_last_layers: c.adapt_last_layers,
         })
     }
 }

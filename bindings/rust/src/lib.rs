@@ -49,7 +49,7 @@ pub use group::{Group, GROUP_DEFAULT_TIMEOUT};
 pub use learner::{Learner, Prediction};
 pub use model::{InnerLrs, Metrics, Model, Tasks};
 
-/// The linked library's version, e.g. `"1.1.0"` (`maml_version_string`).
+/// The linked library's version, e.g. `"1.2.0"` (`maml_version_string`).
 pub fn version() -> &'static str {
     // SAFETY: static storage, never NULL.
     unsafe { CStr::from_ptr(sys::maml_version_string()) }.to_str().unwrap_or("?")

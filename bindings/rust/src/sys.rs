@@ -1,7 +1,7 @@
 //! Raw declarations of `include/mamlpp/mamlpp.h` (ABI version 1), written by hand.
 //!
 //! Every function and struct of the header is mirrored here one to one. The structs are
-//! `#[repr(C)]` copies of the 1.1 structs; each begins with `struct_size`, so a library newer than
+//! `#[repr(C)]` copies of the 1.2 structs; each begins with `struct_size`, so a library newer than
 //! this crate accepts them (fields they lack take their defaults). Structs only grow at their end:
 //! a field a later header adds is appended here, and `tests/layout.rs` checks sizes and offsets
 //! against the C compiler's.
@@ -15,9 +15,9 @@ use std::os::raw::{c_char, c_void};
 pub type maml_status = i32;
 
 pub const MAMLPP_VERSION_MAJOR: i32 = 1;
-pub const MAMLPP_VERSION_MINOR: i32 = 1;
+pub const MAMLPP_VERSION_MINOR: i32 = 2;
 pub const MAMLPP_VERSION_PATCH: i32 = 0;
-pub const MAMLPP_VERSION_STRING: &str = "1.1.0";
+pub const MAMLPP_VERSION_STRING: &str = "1.2.0";
 pub const MAMLPP_VERSION_NUMBER: i32 =
     MAMLPP_VERSION_MAJOR * 10000 + MAMLPP_VERSION_MINOR * 100 + MAMLPP_VERSION_PATCH;
 /// The ABI these declarations were written against.
@@ -56,7 +56,7 @@ pub const MAML_SAVE_INFERENCE_ONLY: i32 = 1;
 /// The timeout, in seconds, that a group timeout of 0 means. Since 1.1.
 pub const MAML_GROUP_DEFAULT_TIMEOUT: f64 = 300.0;
 
-/// `maml_config` as of libmamlpp 1.1 (144 bytes; the 1.0 struct was the first 136).
+/// `maml_config` as of libmamlpp 1.2 (144 bytes, as in 1.1; the 1.0 struct was the first 136).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct maml_config {
@@ -96,8 +96,10 @@ pub struct maml_config {
     // ---- the 1.0 struct ends here (136 bytes) ----
     /// Since 1.1.
     pub grad_clip_lslr: i32,
-    /// Since 1.1; must be 0.
-    pub reserved2: i32,
+    /// ANIL: adapt only the last k layers in the inner loop; 0 = every layer. Since 1.2 (1.1
+    /// named this slot `reserved2`, which had to be 0: a 1.1 library refuses any other value
+    /// with `MAML_E_UNSUPPORTED`).
+    pub adapt_last_layers: i32,
 }
 
 /// `maml_tasks` as of ABI 1.0: a meta-batch in host memory, read during the call only.

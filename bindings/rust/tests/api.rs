@@ -69,6 +69,7 @@ fn config_defaults_are_the_papers() {
     assert_eq!(c.device_type, DeviceType::Auto);
     assert!((c.inner_lr - 0.1).abs() < 1e-7);
     assert_eq!((c.grad_clip, c.grad_clip_lslr), (0.0, false));
+    assert_eq!(c.adapt_last_layers, 0);
     assert_eq!(c.example_len(), 28 * 28);
     assert_eq!(Config::from_raw(&c.to_raw()).unwrap(), c);
     let mut raw = c.to_raw();
@@ -76,17 +77,23 @@ fn config_defaults_are_the_papers() {
     raw.bn_stats = 99;
     assert_eq!(Config::from_raw(&raw).unwrap_err().status, Status::Unsupported);
     // The exported maml_config_init is the 1.0 call: it fills the 1.0 prefix with the same
-    // defaults and leaves the fields 1.1 appended alone.
-    let mut old = mamlpp::sys::maml_config { grad_clip_lslr: 7, reserved2: 9, ..c.to_raw() };
+    // defaults and leaves the fields past it (grad_clip_lslr since 1.1, adapt_last_layers since
+    // 1.2) alone.
+    let mut old =
+        mamlpp::sys::maml_config { grad_clip_lslr: 7, adapt_last_layers: 9, ..c.to_raw() };
     unsafe { mamlpp::sys::maml_config_init(&mut old) };
-    assert_eq!((old.struct_size, old.grad_clip_lslr, old.reserved2), (136, 7, 9));
+    assert_eq!((old.struct_size, old.grad_clip_lslr, old.adapt_last_layers), (136, 7, 9));
     let sized = mamlpp::sys::maml_config {
         struct_size: 136,
         grad_clip_lslr: 7,
-        reserved2: 9,
+        adapt_last_layers: 9,
         ..c.to_raw()
     };
     assert_eq!(old, sized);
+    // to_raw and from_raw carry adapt_last_layers both ways.
+    let anil = Config { adapt_last_layers: 2, ..c.clone() };
+    assert_eq!(anil.to_raw().adapt_last_layers, 2);
+    assert_eq!(Config::from_raw(&anil.to_raw()).unwrap(), anil);
 }
 
 #[test]
@@ -98,6 +105,38 @@ fn grad_clip_lslr_round_trips() {
         let mut m = Model::new(&cfg).unwrap();
         assert_eq!(m.config().unwrap(), cfg);
         assert!(m.meta_train_step(&Batch::new(5, 2).tasks()).unwrap().loss.is_finite());
+    }
+}
+
+#[test]
+fn adapt_last_layers_round_trips() {
+    // ANIL (since 1.2), in the last slot of the struct (1.1's reserved2): every value in
+    // 0..=num_stages + 1 reaches the library and comes back, and the model trains and adapts.
+    let stages = small_config().num_stages;
+    for k in [0, 1, stages + 1] {
+        let cfg = Config { adapt_last_layers: k, ..small_config() };
+        let mut m = Model::new(&cfg).unwrap();
+        assert_eq!(m.config().unwrap(), cfg);
+        assert_eq!(m.config().unwrap().adapt_last_layers, k);
+        let b = Batch::new(11, 2);
+        assert!(m.meta_train_step(&b.tasks()).unwrap().loss.is_finite());
+        let (sx, sy) = b.support(0);
+        let p = m.adapt(sx, sy).unwrap().predict(b.query_x(0)).unwrap();
+        assert_eq!(p.labels.len(), b.query_size);
+    }
+    // Head only: the inner-rate table has rows for the head's weight and bias alone.
+    let head = Model::new(&Config { adapt_last_layers: 1, ..small_config() }).unwrap();
+    let lrs = head.inner_lrs().unwrap();
+    let mut names = lrs.names.clone();
+    names.sort();
+    assert_eq!(names, ["backbone.head.bias", "backbone.head.weight"]);
+    assert_eq!(lrs.num_steps, 2);
+    assert_eq!(lrs.rates.len(), 4);
+    // Out of range: refused by the library, which names the field.
+    for bad in [-1, stages + 2] {
+        let e = Model::new(&Config { adapt_last_layers: bad, ..small_config() }).unwrap_err();
+        assert_eq!(e.status, Status::InvalidArgument, "{e}");
+        assert!(e.message.contains("adapt_last_layers"), "{e}");
     }
 }
 

@@ -219,7 +219,7 @@ fn mirrors() -> Vec<Mirror> {
                 inner_lr, learn_inner_lr, per_step_bn, bn_stats, multi_step_loss, msl_epochs,
                 second_order, first_order_epochs, meta_lr, meta_lr_min, adam_beta1, adam_beta2,
                 grad_clip, epochs, iters_per_epoch, device_type, device_index, reserved0, seed,
-                task_batching, num_threads, dtype, reserved1, grad_clip_lslr, reserved2),
+                task_batching, num_threads, dtype, reserved1, grad_clip_lslr, adapt_last_layers),
         },
         Mirror {
             name: "maml_tasks",

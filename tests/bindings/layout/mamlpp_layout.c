@@ -69,9 +69,9 @@ static const field config_fields[] = {
     F(maml_config, dtype, "int32_t"),
     F(maml_config, reserved1, "int32_t"),
     F(maml_config, grad_clip_lslr, "int32_t"),
-    F(maml_config, reserved2, "int32_t"),
+    F(maml_config, adapt_last_layers, "int32_t"),
 };
-CHECK_LAST(maml_config, reserved2);
+CHECK_LAST(maml_config, adapt_last_layers);
 
 static const field tasks_fields[] = {
     F(maml_tasks, struct_size, "uint32_t"),

@@ -95,7 +95,7 @@ class RealHeaderTest(unittest.TestCase):
         self.assertEqual(h.functions["maml_last_error"].arity, 0)
         self.assertEqual(sorted(h.structs), ["maml_config", "maml_metrics", "maml_tasks"])
         self.assertEqual(h.structs["maml_config"][0].name, "struct_size")
-        self.assertEqual(h.structs["maml_config"][-1].name, "reserved2")
+        self.assertEqual(h.structs["maml_config"][-1].name, "adapt_last_layers")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ class ConfigTest(unittest.TestCase):
 
     def test_grad_clip_lslr(self):
         c = mamlpp.Config()
-        self.assertEqual((c.grad_clip, c.grad_clip_lslr, c.reserved2), (0.0, 0, 0))
+        self.assertEqual((c.grad_clip, c.grad_clip_lslr), (0.0, 0))
         self.assertIn("inner rates", mamlpp.Config.grad_clip_lslr.__doc__)
         # The whole mirror reaches the library and comes back: grad_clip_lslr lies past the 1.0
         # struct, which is all the library would read if the binding passed the 1.0 size.
@@ -120,6 +120,40 @@ class ConfigTest(unittest.TestCase):
             with mamlpp.Model(tiny_config(grad_clip=10.0, grad_clip_lslr=lslr)) as m:
                 self.assertEqual((m.config.grad_clip, m.config.grad_clip_lslr), (10.0, lslr))
                 self.assertTrue(math.isfinite(m.meta_train_step(*batch(num_tasks=1)).loss))
+
+    def test_adapt_last_layers(self):
+        # Since 1.2, in the slot 1.1 named reserved2 (which the mirror no longer has).
+        c = mamlpp.Config()
+        self.assertEqual(c.adapt_last_layers, 0)
+        self.assertNotIn("reserved2", mamlpp.Config.field_names())
+        self.assertEqual(mamlpp.Config.field_names()[-1], "adapt_last_layers")
+        self.assertIn("ANIL", mamlpp.Config.adapt_last_layers.__doc__)
+        stages = tiny_config().num_stages
+        # 0 = every layer, up to num_stages + 1 = every layer counted one by one; the value comes
+        # back from the library unchanged and the model trains and adapts.
+        for k in (0, 1, stages + 1):
+            with mamlpp.Model(tiny_config(adapt_last_layers=k)) as m:
+                self.assertEqual(m.config.adapt_last_layers, k)
+                sx, sy, qx, qy = batch(num_tasks=1)
+                self.assertTrue(math.isfinite(m.meta_train_step(sx, sy, qx, qy).loss))
+                with m.adapt(sx, [v for row in sy for v in row]) as learner:
+                    labels, _ = learner.predict(qx)
+                    self.assertEqual(len(labels), len(qy[0]))
+        # Head only: the inner-rate table has rows for the head's weight and bias alone.
+        with mamlpp.Model(tiny_config(adapt_last_layers=1)) as m:
+            table = m.inner_lrs()
+            self.assertEqual(sorted(table), ["backbone.head.bias", "backbone.head.weight"])
+            for rates in table.values():
+                self.assertEqual(len(rates), m.config.inner_steps)
+        with mamlpp.Model(tiny_config()) as m:
+            self.assertGreater(len(m.inner_lrs()), 2)  # 0: every layer's tensors
+        # Out of range is the library's refusal, naming the field.
+        for bad in (-1, stages + 2):
+            with self.subTest(adapt_last_layers=bad):
+                with self.assertRaises(mamlpp.InvalidArgumentError) as cm:
+                    mamlpp.Model(tiny_config(adapt_last_layers=bad))
+                self.assertEqual(cm.exception.status, mamlpp.E_INVALID_ARGUMENT)
+                self.assertIn("adapt_last_layers", cm.exception.message)
 
     def test_kwargs_replace_copy_eq(self):
         c = mamlpp.Config(n_way=7, num_filters=16, inner_lr=0.5)
