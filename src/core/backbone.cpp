@@ -4,6 +4,19 @@
 
 namespace mamlpp {
 
+at::Tensor conv3x3(const at::Tensor& h, const at::Tensor& weight, const at::Tensor& bias, int64_t stride,
+                   int64_t groups) {
+  // LibTorch's CPU dispatcher sends a batch of one small map to its generic im2col path
+  // (slow_conv2d), which measured 2.5x slower than oneDNN's kernel on the 64-channel 14x14 and 7x7
+  // maps of a one-image prediction, the embedding hot path. Without autograd (predictions) such
+  // a call goes to oneDNN directly; everything else keeps LibTorch's choice.
+  if (h.size(0) == 1 && h.device().is_cpu() && h.scalar_type() == at::kFloat && !at::GradMode::is_enabled() &&
+      at::hasMKLDNN())
+    return at::mkldnn_convolution(h.contiguous(), weight.contiguous(), bias.contiguous(), {1, 1},
+                                  {stride, stride}, {1, 1}, groups);
+  return at::conv2d(h, weight, bias, {stride, stride}, {1, 1}, {1, 1}, groups);
+}
+
 at::Tensor forward(const Config& cfg, const at::Tensor& x, const std::vector<at::Tensor>& w,
                    const BnSpec& bn) {
   const int64_t tasks = x.size(0);
@@ -15,8 +28,7 @@ at::Tensor forward(const Config& cfg, const at::Tensor& x, const std::vector<at:
   for (int32_t s = 0; s < cfg.num_stages; ++s) {
     const at::Tensor& weight = w[2 * s];  // [T, F, Cin, 3, 3]
     const at::Tensor& bias = w[2 * s + 1];  // [T, F]
-    h = at::conv2d(h, weight.reshape({-1, weight.size(2), 3, 3}), bias.reshape({-1}), {stride, stride},
-                   {1, 1}, {1, 1}, tasks);
+    h = conv3x3(h, weight.reshape({-1, weight.size(2), 3, 3}), bias.reshape({-1}), stride, tasks);
     h = batch_norm(h, bn.layers[s], bn, tasks);
     h = at::leaky_relu(h, kLeakySlope);
     if (cfg.max_pool) h = max_pool_op_applies(h) ? max_pool_op(h) : at::max_pool2d(h, {2, 2}, {2, 2});

@@ -18,6 +18,11 @@ namespace mamlpp {
 
 constexpr double kLeakySlope = 0.01;
 
+// A 3x3 convolution with padding 1: h [n, groups * Cin, H, W], weight [groups * F, Cin, 3, 3].
+// LibTorch's conv2d, except that one float32 example without autograd goes to oneDNN.
+at::Tensor conv3x3(const at::Tensor& h, const at::Tensor& weight, const at::Tensor& bias, int64_t stride,
+                   int64_t groups);
+
 // x: [T, n, C, H, W]; weights: the adapted tensors of the layout, each with a leading T.
 // Returns logits [T, n, n_way].
 at::Tensor forward(const Config& cfg, const at::Tensor& x, const std::vector<at::Tensor>& weights,

@@ -284,6 +284,26 @@ def test_fixture_model():
     check(s["epochs_completed"] == 3 and len(s["best"]) == 2, "fixture state: " + json.dumps(s)[:300])
 
 
+def test_head_only():
+    """adapt_last_layers = 1 (ANIL) from the command line: the run trains, the file keeps the field,
+    and inspect shows a head-only inner loop whose rate table has the head's two rows."""
+    d = work("head_only")
+    out = os.path.join(d, "run")
+    run(["train", "--out", out, "--epochs", "1", "--iters-per-epoch", "2", "--batch-size", "2",
+         "--set", "adapt_last_layers=1"] + TINY)
+    js = os.path.join(d, "inspect.json")
+    p = run(["inspect", "--model", os.path.join(out, "latest.maml"), "--json", js])
+    check("adapting the head only (ANIL)" in p.stdout, "inspect summary:\n" + p.stdout)
+    with open(js) as f:
+        j = json.load(f)
+    check([r["tensor"] for r in j["inner_lrs"]] == ["backbone.head.weight", "backbone.head.bias"],
+          "LSLR rows of a head-only model: %r" % j["inner_lrs"])
+    # More layers than the model has: a usage error naming the key.
+    p = run(["train", "--out", os.path.join(d, "bad"), "--epochs", "1", "--iters-per-epoch", "1",
+             "--set", "adapt_last_layers=6"] + TINY, rc=1)
+    check("adapt_last_layers" in p.stderr, "error message:\n" + p.stderr)
+
+
 def test_train_metrics_and_pruning():
     d = work("train_metrics")
     out = os.path.join(d, "run")

@@ -61,6 +61,20 @@ void perturb(const Config& c, MetaParams& p, uint64_t seed) {
   (void)c;
 }
 
+// tiny_config() whose inner loop adapts the last `layers` layers (0: all), and its parameters,
+// perturbed with `seed`.
+Config tiny_config_adapting(int32_t layers) {
+  Config c = tiny_config();
+  c.adapt_last_layers = layers;
+  return c;
+}
+
+MetaParams perturbed_params(const Config& c, uint64_t seed) {
+  MetaParams p = init_meta_params(c, make_layout(c), at::kCPU, at::kDouble);
+  perturb(c, p, seed);
+  return p;
+}
+
 double meta_loss(const Config& c, const MetaParams& p, const TaskTensors& t, const InnerLoopOptions& opt) {
   return inner_loop(c, p, t, opt).task_loss.mean().item<double>();
 }
@@ -134,8 +148,7 @@ TEST(MetaGradient, SecondOrderEqualsCentralFiniteDifferences) {
 TEST(MetaGradient, HeadOnlyAdaptationEqualsCentralFiniteDifferences) {
   for (int32_t k : {1, 2}) {
     SCOPED_TRACE("adapt_last_layers = " + std::to_string(k));
-    Config c = tiny_config();
-    c.adapt_last_layers = k;
+    const Config c = tiny_config_adapting(k);
     // The inner-rate table has rows only for the adapted tensors: 2 per layer, 2 steps each.
     EXPECT_EQ(check_second_order_by_finite_differences(c), 64 + 16 + 2 * k * 2);
   }
@@ -146,10 +159,8 @@ TEST(MetaGradient, HeadOnlyAdaptationEqualsCentralFiniteDifferences) {
 TEST(MetaGradient, HeadOnlyAdaptationKeepsTheBodyAtTheMetaWeights) {
   for (int32_t k : {0, 1, 2, 3}) {
     SCOPED_TRACE("adapt_last_layers = " + std::to_string(k));
-    Config c = tiny_config();
-    c.adapt_last_layers = k;
-    MetaParams p = init_meta_params(c, make_layout(c), at::kCPU, at::kDouble);
-    perturb(c, p, 4);
+    const Config c = tiny_config_adapting(k);
+    const MetaParams p = perturbed_params(c, 4);
     const TaskTensors tasks = random_tasks(c, 2, 2, 2, 6);
     for (bool training : {true, false}) {
       InnerLoopOptions opt = training_options(c, true, {0.5, 0.5});
@@ -161,15 +172,16 @@ TEST(MetaGradient, HeadOnlyAdaptationKeepsTheBodyAtTheMetaWeights) {
         const double moved = (r.fast[t].detach() - p.weights[t].detach().unsqueeze(0)).abs().max().item<double>();
         // (A conv bias before batch norm has no inner gradient: BN subtracts it again.)
         const bool conv_bias = t % 2 == 1 && t < 2 * static_cast<size_t>(c.num_stages);
-        if (t < first) EXPECT_EQ(moved, 0.0) << "tensor " << t;
-        else if (!conv_bias) EXPECT_GT(moved, 1e-8) << "tensor " << t;
+        if (t < first) {
+          EXPECT_EQ(moved, 0.0) << "tensor " << t;
+        } else if (!conv_bias) {
+          EXPECT_GT(moved, 1e-8) << "tensor " << t;
+        }
       }
     }
   }
-  Config all = tiny_config(), three = tiny_config();
-  three.adapt_last_layers = 3;
-  MetaParams pa = init_meta_params(all, make_layout(all), at::kCPU, at::kDouble);
-  MetaParams p3 = init_meta_params(three, make_layout(three), at::kCPU, at::kDouble);
+  const Config all = tiny_config(), three = tiny_config_adapting(3);
+  const MetaParams pa = perturbed_params(all, 4), p3 = perturbed_params(three, 4);
   const TaskTensors tasks = random_tasks(all, 2, 2, 2, 6);
   const InnerLoopOptions opt = training_options(all, true, {0.5, 0.5});
   EXPECT_DOUBLE_EQ(meta_loss(all, pa, tasks, opt), meta_loss(three, p3, tasks, opt));
@@ -273,10 +285,8 @@ TEST(PerStepBn, StepIOnlyTouchesRowI) {
 TEST(TaskBatching, BatchedInnerLoopEqualsPerTaskLoopInDouble) {
   for (int32_t layers : {0, 1}) {
     SCOPED_TRACE("adapt_last_layers = " + std::to_string(layers));
-    Config c = tiny_config();
-    c.adapt_last_layers = layers;
-    MetaParams p = init_meta_params(c, make_layout(c), at::kCPU, at::kDouble);
-    perturb(c, p, 2);
+    const Config c = tiny_config_adapting(layers);
+    const MetaParams p = perturbed_params(c, 2);
     const TaskTensors tasks = random_tasks(c, 3, 2, 2, 8);
     const InnerLoopOptions opt = training_options(c, true, {0.4, 0.6});
     const auto batched = meta_gradient(c, p, tasks, opt);

@@ -406,6 +406,40 @@ TEST(Adapt, FoldedBatchNormPredictsAsTheGivenStatistics) {
   EXPECT_GT(want.std().item<double>(), 1e-3);  // not a degenerate network
 }
 
+// One float32 image without autograd takes oneDNN's convolution (core/backbone.cpp, conv3x3): it
+// must compute what LibTorch's convolution computes, here in double precision as the reference,
+// for the backbone's shapes (first layer, 64-channel maps, stride 2, grouped), and a learner's
+// one-image prediction must equal that image's row in a batch.
+TEST(Adapt, OneImageConvolutionMatchesLibTorchs) {
+  at::NoGradGuard no_grad;
+  at::Generator gen = at::detail::createCPUGenerator(3);
+  struct Case { int64_t cin, size, stride, groups; };
+  for (const Case& k : {Case{1, 28, 1, 1}, Case{64, 14, 1, 1}, Case{64, 7, 2, 1}, Case{8, 5, 1, 3}}) {
+    SCOPED_TRACE("cin " + std::to_string(k.cin) + ", " + std::to_string(k.size) + "x" + std::to_string(k.size) +
+                 ", stride " + std::to_string(k.stride) + ", groups " + std::to_string(k.groups));
+    const at::Tensor x = at::empty({1, k.cin * k.groups, k.size, k.size}).normal_(0, 1, gen);
+    const at::Tensor w = at::empty({k.groups * 16, k.cin, 3, 3}).normal_(0, 0.3, gen);
+    const at::Tensor b = at::empty({k.groups * 16}).normal_(0, 1, gen);
+    const at::Tensor got = conv3x3(x, w, b, k.stride, k.groups);
+    const at::Tensor want = at::conv2d(x.to(at::kDouble), w.to(at::kDouble), b.to(at::kDouble), {k.stride, k.stride},
+                                       {1, 1}, {1, 1}, k.groups);
+    ASSERT_EQ(got.sizes(), want.sizes());
+    EXPECT_LT((got.to(at::kDouble) - want).abs().max().item<double>(), 1e-5 * want.abs().max().item<double>());
+  }
+  Config c = small_config();
+  c.device_type = DeviceType::Cpu;
+  c.num_filters = 64;
+  MetaLearner m(c);
+  const TaskTensors t = random_tasks(c, 1, 2, 2, 12);
+  const auto learner = m.adapt(t).front();
+  const at::Tensor batch = t.query_x.select(0, 0);
+  const at::Tensor together = learner->predict(batch);
+  for (int64_t i = 0; i < batch.size(0); ++i) {
+    const at::Tensor alone = learner->predict(batch.narrow(0, i, 1));
+    EXPECT_LT((alone[0] - together[i]).abs().max().item<double>(), 1e-4 * together.abs().max().item<double>());
+  }
+}
+
 TEST(Adapt, BatchedAdaptationEqualsOneByOneInDouble) {
   // Every statistics mode, and head-only adaptation (ANIL) with support statistics.
   const std::pair<BnStats, int32_t> cases[] = {
