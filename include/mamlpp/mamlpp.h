@@ -321,7 +321,8 @@ struct maml_config {
                                  before keep the meta-weights; the inner-rate table then has rows
                                  only for the adapted tensors. 0: every layer (0); [0, num_stages
                                  + 1]. Since 1.2 (1.1 named this padding reserved2, which had to
-                                 be 0: a 1.1 program gets every layer adapted, as before). */
+                                 be 0: a 1.1 program gets every layer adapted, as before; source
+                                 that zeroed reserved2 by name needs the new name). */
 };
 
 /** Fills *cfg with the defaults above and sets cfg->struct_size to the size of the struct the

@@ -178,12 +178,11 @@ maml_status maml_inner_lr_name(const maml_model* model, int32_t index, const cha
     const MetaLearner& m = model_of(model);
     require_non_null(name, "name");
     *name = nullptr;
-    // Row `index` of the table names the adapted tensor it belongs to ("lslr." + that name).
-    const auto& rows = m.layout().lslr;
-    if (index < 0 || index >= static_cast<int32_t>(rows.size()))
-      throw invalid_argument("index " + std::to_string(index) + " is outside [0, " +
-                             std::to_string(rows.size()) + ")");
-    *name = rows[static_cast<size_t>(index)].name.c_str() + std::strlen("lslr.");
+    // Row `index` of the table belongs to adapted tensor first_inner_tensor + index.
+    const size_t rows = m.layout().lslr.size();
+    if (index < 0 || static_cast<size_t>(index) >= rows)
+      throw invalid_argument("index " + std::to_string(index) + " is outside [0, " + std::to_string(rows) + ")");
+    *name = m.layout().adapted[static_cast<size_t>(first_inner_tensor(m.config()) + index)].name.c_str();
   });
 }
 
