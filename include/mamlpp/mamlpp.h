@@ -75,8 +75,12 @@
  *    are plain integers and floats (booleans are int32_t 0/1). Structs have no implicit padding:
  *    fields named reserved* are the padding, must be 0 on input (a non-zero value is
  *    MAML_E_UNSUPPORTED: it may be a later version's field) and are 0 on output.
- *  - Data. Images are float32 in NCHW order (example, channel, row, column); labels are int32 in
- *    [0, n_way). NaN or infinite inputs are refused with MAML_E_NUMERICAL.
+ *  - Data. Images are float32 in NCHW order (example, channel, row, column); an MLP model's
+ *    examples are input_features float32 each. Labels are int32 in [0, n_way); a regression
+ *    model's targets are n_outputs float32 per example. NaN or infinite inputs and targets are
+ *    refused with MAML_E_NUMERICAL. The library cannot see what a pointer holds, only how many
+ *    floats per example the model reads: the bindings and `mamlpp` check shapes (an image folder
+ *    given to an MLP model, vectors given to a conv model) before calling.
  *  - Threads. All calls are thread-safe for different handles. For one maml_model, the calls
  *    that change it, maml_meta_train_step and maml_set_metadata, need exclusive access (as does
  *    maml_free); every call that takes a const maml_model* (maml_evaluate, maml_adapt,
@@ -115,7 +119,7 @@ extern "C" {
 /* ============================================================================================ */
 
 #define MAMLPP_VERSION_MAJOR 1
-#define MAMLPP_VERSION_MINOR 2
+#define MAMLPP_VERSION_MINOR 3
 #define MAMLPP_VERSION_PATCH 0
 #define MAMLPP_STRINGIFY_(x) #x
 #define MAMLPP_STRINGIFY(x) MAMLPP_STRINGIFY_(x)
@@ -214,12 +218,23 @@ MAML_API maml_status maml_load_buffer(const void* data, size_t size, int32_t dev
 MAML_API maml_status maml_adapt(const maml_model* model, const float* support_x,
                                 const int32_t* support_y, int32_t n_support, maml_learner** out);
 
-/** Classifies n examples (x: n*C*H*W floats). logits (n*n_way floats) and labels (n ints) are
- *  caller-allocated; either may be NULL. With bn_stats RUNNING or SUPPORT each example's result is
+/** Classifies n examples (x: n*E floats, E = C*H*W, or input_features for the MLP backbone).
+ *  logits (n*n_way floats) and labels (n ints) are caller-allocated; either may be NULL. A
+ *  regression learner writes n*n_outputs predicted values into logits and refuses labels (must
+ *  be NULL). With bn_stats RUNNING or SUPPORT each example's result is
  *  independent of the others in the call. Threading: may run on one learner from many threads at
  *  once. Errors: MAML_E_INVALID_ARGUMENT, MAML_E_NUMERICAL, MAML_E_OUT_OF_MEMORY. Since 1.0. */
 MAML_API maml_status maml_predict(const maml_learner* learner, const float* x, int32_t n,
                                   float* logits, int32_t* labels);
+
+/** maml_adapt for a regression model (task_kind MAML_TASK_REGRESSION): support_t holds
+ *  n_support * n_outputs finite float targets. maml_predict then writes the predicted values
+ *  (n * n_outputs floats) into its `logits` argument; its `labels` argument must be NULL. A
+ *  classifier refuses this call, and a regression model refuses maml_adapt, with
+ *  MAML_E_INVALID_ARGUMENT naming the task kind. Otherwise as maml_adapt. Since 1.3. */
+MAML_API maml_status maml_adapt_regression(const maml_model* model, const float* support_x,
+                                           const float* support_t, int32_t n_support,
+                                           maml_learner** out);
 
 /** Adapts num_tasks tasks at once (batch->support_*; the query fields are ignored: neither read
  *  nor checked) and writes one new learner per task into out[0..num_tasks). All or nothing: on
@@ -228,7 +243,8 @@ MAML_API maml_status maml_predict(const maml_learner* learner, const float* x, i
 MAML_API maml_status maml_adapt_tasks(const maml_model* model, const maml_tasks* batch,
                                       maml_learner** out);
 
-/** The number of classes a learner predicts. Since 1.0. */
+/** The width of a learner's prediction rows: the number of classes it predicts (n_way), or for a
+ *  regression model its n_outputs. Since 1.0 (regression: 1.3). */
 MAML_API maml_status maml_learner_n_way(const maml_learner* learner, int32_t* out);
 
 /** The config of the model a learner was adapted from (image shape, n_way, ...) into *out
@@ -261,6 +277,21 @@ MAML_API void maml_free(maml_model* model);
 /* maml_config.dtype: the precision of parameters and arithmetic (inputs are always float32). */
 #define MAML_DTYPE_FLOAT32 0
 #define MAML_DTYPE_FLOAT64 1
+
+/* maml_config.backbone: what one example is and what processes it. Since 1.3. */
+#define MAML_BACKBONE_CONV 0 /**< images (C x H x W floats) through num_stages 3x3 conv stages */
+#define MAML_BACKBONE_MLP 1  /**< vectors (input_features floats) through hidden_layers linear layers */
+#define MAML_MAX_HIDDEN_LAYERS 8
+
+/* maml_config.activation. Since 1.3. */
+#define MAML_ACTIVATION_LEAKY_RELU 0 /**< slope 0.01 below zero (the reference's) */
+#define MAML_ACTIVATION_RELU 1       /**< the MAML paper's sinusoid network */
+
+/* maml_config.task_kind. Since 1.3. */
+#define MAML_TASK_CLASSIFICATION 0 /**< n_way classes, int32 labels, cross-entropy, accuracy */
+#define MAML_TASK_REGRESSION 1     /**< n_outputs real values per example, float targets, mean
+                                        squared error (over examples and outputs); accuracy is
+                                        not applicable and reported as NaN */
 
 /** Everything that defines a model and its meta-training. maml_config_init() fills the MAML++
  *  defaults for Omniglot 5-way 1-shot (the paper's values); every MAML++ component is a switch
@@ -323,6 +354,27 @@ struct maml_config {
                                  + 1]. Since 1.2 (1.1 named this padding reserved2, which had to
                                  be 0: a 1.1 program gets every layer adapted, as before; source
                                  that zeroed reserved2 by name needs the new name). */
+  /* ---- the 1.2 struct ends here (144 bytes) ---- */
+  /* 1.3: vector inputs (MLP backbone) and regression. Defaults keep the 1.2 model: a conv
+   * classifier. */
+  int32_t backbone;         /**< MAML_BACKBONE_* (MAML_BACKBONE_CONV). Since 1.3. */
+  int32_t input_features;   /**< MLP: features per example, D; an example is D floats (1);
+                                 [1, 1048576]. Since 1.3. */
+  int32_t hidden_layers;    /**< MLP: hidden layers L, each linear -> BN -> activation (2);
+                                 [1, MAML_MAX_HIDDEN_LAYERS]. Since 1.3. */
+  int32_t hidden_sizes[8];  /**< MLP: units of hidden layers 0..L-1, each in [1, 65536]; entries
+                                 from L on must be 0 ({40, 40, 0, ...}: the MAML paper's
+                                 sinusoid network). Since 1.3. */
+  int32_t activation;       /**< MAML_ACTIVATION_* after every conv stage or hidden layer
+                                 (MAML_ACTIVATION_LEAKY_RELU). Since 1.3. */
+  int32_t task_kind;        /**< MAML_TASK_* (MAML_TASK_CLASSIFICATION). Since 1.3. */
+  int32_t n_outputs;        /**< regression: real-valued outputs per example, M (1);
+                                 [1, 100000]. Classification uses n_way. Since 1.3. */
+  int32_t batch_norm;       /**< 1: batch norm after every conv stage or hidden layer (per step
+                                 with per_step_bn); 0: none, as the MAML paper's sinusoid MLP (1).
+                                 Without it per_step_bn and bn_stats have no effect. Since 1.3. */
+  int32_t reserved3;        /**< must be 0 (explicit padding a later version may use) */
+  /* ---- the 1.3 struct ends here (208 bytes) ---- */
 };
 
 /** Fills *cfg with the defaults above and sets cfg->struct_size to the size of the struct the
@@ -341,9 +393,14 @@ MAML_API maml_status maml_config_init_sized(maml_config* cfg, uint32_t struct_si
 
 /** A meta-batch of tasks, all in host memory, read during the call only. Each task has
  *  support_size labelled support examples (used to adapt) and query_size query examples (used to
- *  measure the adapted model). Arrays are laid out task after task:
- *    support_x: num_tasks * support_size * C * H * W floats; support_y: num_tasks * support_size
- *    query_x:   num_tasks * query_size   * C * H * W floats; query_y:   num_tasks * query_size */
+ *  measure the adapted model). Arrays are laid out task after task, E floats per example (E =
+ *  C * H * W for the conv backbone, input_features for the MLP):
+ *    support_x: num_tasks * support_size * E floats; support_y: num_tasks * support_size
+ *    query_x:   num_tasks * query_size   * E floats; query_y:   num_tasks * query_size
+ *  A regression model (task_kind MAML_TASK_REGRESSION) takes float targets instead of labels:
+ *  support_t and query_t (num_tasks * size * n_outputs floats, finite), with support_y and
+ *  query_y NULL; a classifier refuses targets. Since 1.3 the struct carries the two target
+ *  pointers (appended: a 1.0 caller's 48-byte struct has none and stays a classifier's). */
 struct maml_tasks {
   uint32_t struct_size; /**< sizeof(maml_tasks) */
   int32_t num_tasks;    /**< B */
@@ -353,6 +410,9 @@ struct maml_tasks {
   const int32_t* support_y;
   const float* query_x;
   const int32_t* query_y;
+  /* ---- the 1.0 struct ends here (48 bytes) ---- */
+  const float* support_t; /**< regression targets of the support set, or NULL. Since 1.3. */
+  const float* query_t;   /**< regression targets of the query set, or NULL. Since 1.3. */
 };
 
 /** What a training or evaluation call measured. The caller sets struct_size (at least 8, to

@@ -87,6 +87,8 @@ HostTasks host_tasks(const maml_tasks* batch) {
   h.support_y = t.support_y;
   h.query_x = t.query_x;
   h.query_y = t.query_y;
+  h.support_t = t.support_t;
+  h.query_t = t.query_t;
   return h;
 }
 void clear_last_error() { t_last_error.clear(); }

@@ -13,7 +13,8 @@ namespace {
 
 // Every row of the table names a field of maml_config of the C type its Config type maps to.
 template <class T>
-using c_type_t = std::conditional_t<std::is_same_v<T, bool> || std::is_enum_v<T>, int32_t, T>;
+using c_type_t = std::conditional_t<std::is_same_v<T, bool> || std::is_enum_v<T>, int32_t,
+                                    std::conditional_t<std::is_same_v<T, HiddenSizes>, int32_t[kMaxHiddenLayers], T>>;
 #define MAMLPP_X(name, type, def, lo, hi, since, choices, doc)                        \
   static_assert(std::is_same_v<decltype(maml_config::name), c_type_t<type>>,          \
                 "maml_config." #name " does not have the type core/config_fields.hpp says");
@@ -21,8 +22,13 @@ MAMLPP_CONFIG_FIELDS(MAMLPP_X)
 #undef MAMLPP_X
 
 template <class T>
-T from_c_field(c_type_t<T> v, const char* name) {
-  if constexpr (std::is_same_v<T, bool>) {
+T from_c_field(const c_type_t<T>& v, const char* name) {
+  if constexpr (std::is_same_v<T, HiddenSizes>) {
+    (void)name;
+    HiddenSizes out{};
+    std::memcpy(out.data(), v, sizeof out);
+    return out;
+  } else if constexpr (std::is_same_v<T, bool>) {
     if (v != 0 && v != 1)
       throw invalid_argument(std::string("invalid config: ") + name + " must be 0 or 1, got " +
                              std::to_string(v));
@@ -36,16 +42,17 @@ T from_c_field(c_type_t<T> v, const char* name) {
 }
 
 template <class T>
-c_type_t<T> to_c_field(T v) {
-  if constexpr (std::is_same_v<T, bool>) return v ? 1 : 0;
-  else if constexpr (std::is_enum_v<T>) return static_cast<int32_t>(v);
-  else return v;
+void to_c_field(const T& v, c_type_t<T>& out) {
+  if constexpr (std::is_same_v<T, HiddenSizes>) std::memcpy(out, v.data(), sizeof out);
+  else if constexpr (std::is_same_v<T, bool>) out = v ? 1 : 0;
+  else if constexpr (std::is_enum_v<T>) out = static_cast<int32_t>(v);
+  else out = v;
 }
 
 maml_config to_c(const Config& o) {
   maml_config c{};
   c.struct_size = sizeof(maml_config);
-#define MAMLPP_X(name, type, def, lo, hi, since, choices, doc) c.name = to_c_field<type>(o.name);
+#define MAMLPP_X(name, type, def, lo, hi, since, choices, doc) to_c_field<type>(o.name, c.name);
   MAMLPP_CONFIG_FIELDS(MAMLPP_X)
 #undef MAMLPP_X
   return c;
@@ -66,9 +73,9 @@ void init_config(maml_config* cfg, uint32_t size) {
 
 Config read_config(const maml_config* cfg, const char* arg) {
   const maml_config c = read_sized_struct(cfg, to_c(Config{}), kConfigV1Size, arg, "maml_config");
-  if (c.reserved0 != 0 || c.reserved1 != 0)
+  if (c.reserved0 != 0 || c.reserved1 != 0 || c.reserved3 != 0)
     throw unsupported(std::string(arg) + " sets a reserved field this libmamlpp " MAMLPP_VERSION_STRING
-                      " does not know (reserved0 and reserved1 must be 0); upgrade the library");
+                      " does not know (reserved0, reserved1 and reserved3 must be 0); upgrade the library");
   Config o;
 #define MAMLPP_X(name, type, def, lo, hi, since, choices, doc) o.name = from_c_field<type>(c.name, #name);
   MAMLPP_CONFIG_FIELDS(MAMLPP_X)

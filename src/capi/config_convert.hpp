@@ -21,6 +21,9 @@ static_assert(offsetof(maml_tasks, query_y) + sizeof(void*) == kTasksV1Size,
               "maml_tasks's 1.0 fields moved: structs may only grow at the end");
 static_assert(offsetof(maml_metrics, epoch) + sizeof(int64_t) == kMetricsV1Size,
               "maml_metrics's 1.0 fields moved: structs may only grow at the end");
+static_assert(offsetof(maml_config, reserved3) + sizeof(int32_t) == 208 &&
+                  offsetof(maml_tasks, query_t) + sizeof(void*) == 64,
+              "maml_config's and maml_tasks's 1.3 fields end at 208 and 64 bytes, with no implicit padding");
 static_assert(sizeof(maml_config) >= kConfigV1Size && sizeof(maml_tasks) >= kTasksV1Size &&
                   sizeof(maml_metrics) >= kMetricsV1Size,
               "structs only grow");

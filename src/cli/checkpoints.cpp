@@ -120,7 +120,9 @@ RunState run_state_from_json(const json& j, const std::string& where) {
   if (s.latest_epoch_file != (s.epochs_completed > 0 ? CheckpointDir::epoch_file(s.epochs_completed) : ""))
     r.bad("latest_epoch_file", "disagrees with epochs_completed " + std::to_string(s.epochs_completed));
   s.score_name = r.string(r.member(j, "score", "score"), "score");
-  if (s.score_name != "val_acc" && s.score_name != "train_acc") r.bad("score", "must be \"val_acc\" or \"train_acc\"");
+  if (s.score_name != "val_acc" && s.score_name != "train_acc" && s.score_name != "-val_loss" &&
+      s.score_name != "-train_loss")
+    r.bad("score", "must be \"val_acc\", \"train_acc\", \"-val_loss\" or \"-train_loss\" (regression)");
 
   const json& best = r.member(j, "best", "best");
   if (!best.is_array()) r.bad("best", "must be a list");
@@ -174,7 +176,9 @@ RunState run_state_from_json(const json& j, const std::string& where) {
     if (r.integer(r.member(row, "epoch", f + ".epoch"), f + ".epoch", 0, kMaxInt32) != static_cast<int64_t>(i) + 1)
       r.bad(f + ".epoch", "must be " + std::to_string(i + 1));
     r.integer(r.member(row, "step", f + ".step"), f + ".step", 0, s.step);
-    for (const char* k : {"train_loss", "train_acc", "meta_lr", "seconds", "wait_seconds"})
+    // train_acc is null for regression (no accuracy), as val_acc is without validation.
+    r.number(r.member(row, "train_acc", f + ".train_acc"), f + ".train_acc", true);
+    for (const char* k : {"train_loss", "meta_lr", "seconds", "wait_seconds"})
       r.number(r.member(row, k, f + "." + k), f + "." + k);
     for (const char* k : {"val_loss", "val_acc"}) r.number(r.member(row, k, f + "." + k), f + "." + k, true);
     if (!r.member(row, "second_order", f + ".second_order").is_boolean()) r.bad(f + ".second_order", "must be true or false");

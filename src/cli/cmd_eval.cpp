@@ -130,14 +130,24 @@ int run_eval(const EvalOptions& o) {
   for (size_t i = 0; i < files.size(); ++i)
     std::printf("%s %s (step %" PRId64 ")%s\n", i == 0 ? (files.size() > 1 ? "ensemble  " : "model     ") : "          ",
                 files[i].c_str(), models[i].step(), labels[i].c_str());
-  std::printf("data       %s, split %s: %d classes\n", data.description().c_str(), split_name(which),
-              sampler.split().size());
-  std::printf("tasks      %" PRId64 " tasks of %d-way %d-shot, %d queries per class (seed %" PRIu64 ")\n", total,
-              mc.n_way, s.k_shot, s.q_query, s.val_seed);
-  std::printf("accuracy   %.2f%% +- %.2f%% (95%% CI = 1.96 * std / sqrt(%" PRId64 "); std %.2f%%)\n", 100.0 * acc.mean,
-              100.0 * acc.ci95, acc.n, 100.0 * acc.std);
-  std::printf("loss       %.4f (mean query cross-entropy%s)\n", loss.mean,
-              files.size() > 1 ? " of the averaged logits" : "");
+  const bool regression = sampler.regression();
+  if (regression) {
+    // Regression: the query mean squared error after adaptation, with its 95% CI over tasks.
+    std::printf("data       %s, stream %s\n", data.description().c_str(), split_name(which));
+    std::printf("tasks      %" PRId64 " tasks, %d-shot, %d query points each (seed %" PRIu64 ")\n", total, s.k_shot,
+                s.q_query, s.val_seed);
+    std::printf("mse        %.4f +- %.4f (95%% CI = 1.96 * std / sqrt(%" PRId64 "); std %.4f)%s\n", loss.mean,
+                loss.ci95, loss.n, loss.std, files.size() > 1 ? " of the averaged predictions" : "");
+  } else {
+    std::printf("data       %s, split %s: %d classes\n", data.description().c_str(), split_name(which),
+                sampler.split().size());
+    std::printf("tasks      %" PRId64 " tasks of %d-way %d-shot, %d queries per class (seed %" PRIu64 ")\n", total,
+                mc.n_way, s.k_shot, s.q_query, s.val_seed);
+    std::printf("accuracy   %.2f%% +- %.2f%% (95%% CI = 1.96 * std / sqrt(%" PRId64 "); std %.2f%%)\n", 100.0 * acc.mean,
+                100.0 * acc.ci95, acc.n, 100.0 * acc.std);
+    std::printf("loss       %.4f (mean query cross-entropy%s)\n", loss.mean,
+                files.size() > 1 ? " of the averaged logits" : "");
+  }
   std::printf("time       %.1f s (%.1f tasks/s) on %s\n", scores.seconds,
               scores.seconds > 0 ? static_cast<double>(total) / scores.seconds : 0.0, models.front().device_name().c_str());
 
@@ -149,12 +159,16 @@ int run_eval(const EvalOptions& o) {
               {"k_shot", s.k_shot},
               {"q_query", s.q_query},
               {"seed", s.val_seed},
-              {"accuracy", acc.mean},
-              {"accuracy_std", acc.std},
-              {"accuracy_ci95", acc.ci95},
+              {"task_kind", regression ? "regression" : "classification"},
+              {"accuracy", regression ? json() : json(acc.mean)},
+              {"accuracy_std", regression ? json() : json(acc.std)},
+              {"accuracy_ci95", regression ? json() : json(acc.ci95)},
               {"loss", loss.mean},
+              {"loss_std", loss.std},
+              {"loss_ci95", loss.ci95},
               {"seconds", scores.seconds},
-              {"per_task_accuracy", scores.accuracy}};
+              {"per_task_accuracy", regression ? json() : json(scores.accuracy)},
+              {"per_task_loss", scores.loss}};
     write_json_file(o.json_out, j);
   }
   return kExitOk;

@@ -80,8 +80,9 @@ std::vector<BnRow> bn_rows(const io::ModelFile& file, const maml_config& c) {
       if (t.name == n) return &t;
     return nullptr;
   };
-  for (int32_t st = 0; st < c.num_stages; ++st) {
-    const std::string p = "bn.stage" + std::to_string(st) + ".";
+  const bool mlp = c.backbone == MAML_BACKBONE_MLP;
+  for (int32_t st = 0; st < (mlp ? c.hidden_layers : c.num_stages); ++st) {
+    const std::string p = (mlp ? "bn.layer" : "bn.stage") + std::to_string(st) + ".";
     const io::NamedArray *g = find(p + "gamma"), *b = find(p + "beta"), *m = find(p + "running_mean"),
                          *v = find(p + "running_var");
     if (!g || !b || !m || !v || g->shape.size() != 2) continue;
@@ -97,6 +98,26 @@ std::vector<BnRow> bn_rows(const io::ModelFile& file, const maml_config& c) {
     }
   }
   return bn;
+}
+
+// "5-way, 1x28x28 images, 4 stages x 64 filters, max-pool" or "regression (1 output), MLP 1 -> 40
+// -> 40 -> head, relu, no batch norm": what the model reads, its body and what it predicts.
+std::string describe_model(const maml_config& c) {
+  const std::string task = c.task_kind == MAML_TASK_REGRESSION
+                               ? "regression (" + std::to_string(c.n_outputs) + " output" + (c.n_outputs == 1 ? ")" : "s)")
+                               : std::to_string(c.n_way) + "-way";
+  const std::string act = c.activation == MAML_ACTIVATION_RELU ? "relu" : "leaky relu";
+  const std::string bn = c.batch_norm ? "" : ", no batch norm";
+  if (c.backbone == MAML_BACKBONE_MLP) {
+    std::string body = "MLP " + std::to_string(c.input_features);
+    for (int32_t l = 0; l < c.hidden_layers; ++l) body += " -> " + std::to_string(c.hidden_sizes[l]);
+    return task + ", " + body + " -> head, " + act + bn;
+  }
+  return task + ", " + std::to_string(c.image_channels) + "x" + std::to_string(c.image_height) + "x" +
+         std::to_string(c.image_width) + " images, " + std::to_string(c.num_stages) + " stages x " +
+         std::to_string(c.num_filters) + " filters, " +
+         (c.max_pool ? "max-pool" : "stride-2 convs + global average pool") +
+         (c.activation == MAML_ACTIVATION_RELU ? ", relu" : "") + bn;
 }
 
 Inspected inspect_file(const std::string& path) {
@@ -118,9 +139,7 @@ void print_summary(const Inspected& in) {
   const maml_config& c = in.config;
   std::printf("file         %s (%.1f KiB), format %s, written by libmamlpp %s\n", in.path.c_str(),
               static_cast<double>(in.bytes) / 1024.0, in.file.format_version.c_str(), in.file.library_version.c_str());
-  std::printf("model        %d-way, %dx%dx%d images, %d stages x %d filters, %s; %" PRId64 " parameters\n", c.n_way,
-              c.image_channels, c.image_height, c.image_width, c.num_stages, c.num_filters,
-              c.max_pool ? "max-pool" : "stride-2 convs + global average pool", in.parameters);
+  std::printf("model        %s; %" PRId64 " parameters\n", describe_model(c).c_str(), in.parameters);
   std::printf("trained      %" PRId64 " meta-train steps (epoch %.2f of %d x %d); optimizer state %s\n", in.step,
               static_cast<double>(in.step) / std::max(1, c.iters_per_epoch), c.epochs, c.iters_per_epoch,
               in.file.has_optimizer ? "included (resumable)" : "not included (inference only)");
@@ -208,8 +227,16 @@ std::string running_stats_note(const maml_config& c, int64_t step) {
 }
 
 void print_bn(const Inspected& in) {
-  std::printf("\nBatch norm per stage and %s (mean +- std over the %d channels):\n",
-              in.config.per_step_bn ? "inner step (per-step rows)" : "shared row", in.config.num_filters);
+  if (!in.config.batch_norm) {
+    std::printf("\nBatch norm: none (batch_norm off)\n");
+    return;
+  }
+  if (in.config.backbone == MAML_BACKBONE_MLP)
+    std::printf("\nBatch norm per hidden layer and %s (mean +- std over the layer's units):\n",
+                in.config.per_step_bn ? "inner step (per-step rows)" : "shared row");
+  else
+    std::printf("\nBatch norm per stage and %s (mean +- std over the %d channels):\n",
+                in.config.per_step_bn ? "inner step (per-step rows)" : "shared row", in.config.num_filters);
   std::printf("stage  row   gamma               beta                running_mean  running_var\n");
   for (const BnRow& r : in.bn)
     std::printf("%-5d  %-4d  %7.4f +- %-7.4f  %7.4f +- %-7.4f  %-12.4f  %-11.4f\n", r.stage, r.row, r.gamma.mean,
@@ -241,8 +268,8 @@ void write_svg(const Inspected& in, const std::string& out) {
   LslrChart chart;
   chart.title = "What the model learned about its own learning rates";
   char sub[512];
-  std::snprintf(sub, sizeof sub, "%s - %d-way, %d stages x %d filters, step %" PRId64 ", LSLR %s, initial inner_lr %g",
-                in.path.c_str(), c.n_way, c.num_stages, c.num_filters, in.step, c.learn_inner_lr ? "on" : "off",
+  std::snprintf(sub, sizeof sub, "%s - %s, step %" PRId64 ", LSLR %s, initial inner_lr %g", in.path.c_str(),
+                describe_model(c).c_str(), in.step, c.learn_inner_lr ? "on" : "off",
                 static_cast<double>(c.inner_lr));
   chart.subtitle = sub;
   chart.names = in.names;

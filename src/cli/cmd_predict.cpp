@@ -7,6 +7,7 @@
 // classifies each query image, printing the label and the softmax probabilities of every label.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +22,8 @@
 #include "cli/model.hpp"
 #include "cli/settings.hpp"
 #include "cli/stats.hpp"
+#include "common/error.hpp"
+#include "data/csv_table.hpp"
 
 namespace mamlpp::cli {
 namespace {
@@ -39,6 +42,11 @@ struct PredictOptions {
   bool no_invert = false;  // force it off
   std::vector<float> mean, std;
   bool json_lines = false;
+  // Vector models: rows of a CSV file instead of images.
+  std::string support_csv, query_csv;
+  std::vector<std::string> label_columns;  // classification label or regression targets
+  bool no_header = false;
+  int32_t inner_steps = -1;  // -1: the model's eval_inner_steps
 };
 
 struct SupportSet {
@@ -143,10 +151,170 @@ std::string pct(double p) {
   return buf;
 }
 
+// `predict`/`adapt` on rows of CSV files (vector models): the support rows carry a label
+// (classification) or targets (regression) in --label-column (default: the last column); query rows
+// are features alone, or laid out as the support rows, and then the fit on them is reported too.
+int run_csv(const PredictOptions& o, const Model& model, bool predict_queries) {
+  const maml_config mc = model.config();
+  const bool regression = mc.task_kind == MAML_TASK_REGRESSION;
+  if (mc.backbone != MAML_BACKBONE_MLP)
+    throw usage_error(o.model + " is a convolutional model over " + std::to_string(mc.image_channels) + "x" +
+                      std::to_string(mc.image_height) + "x" + std::to_string(mc.image_width) +
+                      " images: give it images (--support/--query), not CSV rows");
+  if (!o.support.empty() || !o.support_dir.empty() || !o.query.empty())
+    throw usage_error("give the support set and the queries either as CSV files (--support-csv, --query-csv) or as images, not both");
+  if (predict_queries && o.query_csv.empty()) throw usage_error("no query rows: give --query-csv FILE");
+  if (!regression && o.label_columns.size() > 1)
+    throw usage_error("a classifier's support rows have one label column; --label-column was given " +
+                      std::to_string(o.label_columns.size()) + " times");
+  const int32_t D = mc.input_features, M = regression ? mc.n_outputs : 1;
+  data::CsvOptions opt;
+  opt.has_header = !o.no_header;
+  auto csv = [&](const std::string& what, auto&& fn) {
+    try {
+      return fn();
+    } catch (const Error& e) {
+      throw data_error(what + ": " + e.what());
+    }
+  };
+  // Support rows: features, labels or targets.
+  std::vector<float> sx, st;
+  std::vector<int32_t> sy;
+  std::vector<std::string> label_names;
+  int32_t columns = 0;
+  if (regression) {
+    opt.target_columns = o.label_columns;
+    const data::RegressionTable t = csv("--support-csv", [&] { return data::load_csv_regression(o.support_csv, opt); });
+    if (t.features != D || t.outputs != M)
+      throw data_error(o.support_csv + ": rows of " + std::to_string(t.features) + " features and " +
+                       std::to_string(t.outputs) + " target(s), but " + o.model + " reads " + std::to_string(D) +
+                       " features and predicts " + std::to_string(M) + " output(s)" +
+                       (t.outputs != M ? "; name its target columns with --label-column" : ""));
+    sx = t.x;
+    st = t.t;
+    columns = t.features + t.outputs;
+  } else {
+    if (!o.label_columns.empty()) opt.label_column = o.label_columns.front();
+    const data::ImageDataset d = csv("--support-csv", [&] { return data::load_csv_classification(o.support_csv, opt); });
+    if (d.shape().numel() != D)
+      throw data_error(o.support_csv + ": rows of " + std::to_string(d.shape().numel()) + " features, but " + o.model +
+                       " reads " + std::to_string(D));
+    if (d.num_classes() != mc.n_way)
+      throw usage_error(o.model + " is a " + std::to_string(mc.n_way) + "-way model but " + o.support_csv + " has " +
+                        std::to_string(d.num_classes()) + " label(s); give exactly " + std::to_string(mc.n_way));
+    for (int32_t c = 0; c < d.num_classes(); ++c) {
+      label_names.push_back(d.class_name(c));
+      for (int32_t i = 0; i < d.num_images(c); ++i) {
+        sx.insert(sx.end(), d.image(c, i), d.image(c, i) + D);
+        sy.push_back(c);
+      }
+    }
+    columns = D + 1;
+  }
+  const auto n_support = static_cast<int32_t>(sx.size() / static_cast<size_t>(D));
+  const auto t0 = std::chrono::steady_clock::now();
+  const LearnerPtr learner = regression ? model.adapt_regression(sx.data(), st.data(), n_support)
+                                        : model.adapt(sx.data(), sy.data(), n_support);
+  const double adapt_ms = 1000.0 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int32_t width = regression ? M : mc.n_way;
+  std::vector<float> out;
+  if (!predict_queries) {
+    predict(learner.get(), sx.data(), n_support, width, out);
+    std::printf("model        %s (%s, %d input features, %d adaptation steps)\n", o.model.c_str(),
+                regression ? "regression" : (std::to_string(mc.n_way) + "-way").c_str(), D, mc.eval_inner_steps);
+    std::printf("adapted      to %d support rows in %.1f ms on %s\n", n_support, adapt_ms, model.device_name().c_str());
+    if (regression) {
+      double se = 0;
+      for (size_t i = 0; i < out.size(); ++i) se += (out[i] - st[i]) * (out[i] - st[i]);
+      std::printf("support fit  mse %.6g after adaptation\n", se / static_cast<double>(out.size()));
+    } else {
+      int64_t correct = 0;
+      for (int32_t i = 0; i < n_support; ++i) correct += argmax(out.data() + i * width, width) == sy[i] ? 1 : 0;
+      std::printf("support fit  %lld/%d correct after adaptation\n", static_cast<long long>(correct), n_support);
+    }
+    return kExitOk;
+  }
+  // Query rows: D features, or the support file's layout (then its labels or targets score the fit).
+  const int32_t query_columns = csv("--query-csv", [&] { return data::csv_column_count(o.query_csv); });
+  std::vector<float> qx, qt;
+  std::vector<int32_t> qy;
+  if (query_columns == D) {
+    qx = csv("--query-csv", [&] { return data::load_csv_numbers(o.query_csv, !o.no_header); }).values;
+  } else if (query_columns == columns) {
+    if (regression) {
+      const data::RegressionTable t = csv("--query-csv", [&] { return data::load_csv_regression(o.query_csv, opt); });
+      qx = t.x;
+      qt = t.t;
+    } else {
+      const data::ImageDataset d = csv("--query-csv", [&] { return data::load_csv_classification(o.query_csv, opt); });
+      for (int32_t c = 0; c < d.num_classes(); ++c) {
+        const auto it = std::find(label_names.begin(), label_names.end(), d.class_name(c));
+        if (it == label_names.end())
+          throw data_error(o.query_csv + ": label '" + d.class_name(c) + "' is not one of the support set's labels");
+        for (int32_t i = 0; i < d.num_images(c); ++i) {
+          qx.insert(qx.end(), d.image(c, i), d.image(c, i) + D);
+          qy.push_back(static_cast<int32_t>(it - label_names.begin()));
+        }
+      }
+    }
+  } else {
+    throw data_error(o.query_csv + ": rows of " + std::to_string(query_columns) + " columns; " + o.model + " reads " +
+                     std::to_string(D) + " features (give those alone, or the support file's " +
+                     std::to_string(columns) + " columns)");
+  }
+  const auto n = static_cast<int32_t>(qx.size() / static_cast<size_t>(D));
+  predict(learner.get(), qx.data(), n, width, out);
+  if (!o.json_lines)
+    std::printf("# %s: adapted to %d support rows in %.1f ms (%d steps); %d query rows\n", o.model.c_str(), n_support,
+                adapt_ms, mc.eval_inner_steps, n);
+  double se = 0;
+  int64_t correct = 0;
+  std::vector<double> probs(static_cast<size_t>(width));
+  for (int32_t i = 0; i < n; ++i) {
+    const float* row = out.data() + static_cast<size_t>(i) * width;
+    json line = json::object();
+    line["row"] = i;
+    if (regression) {
+      line["values"] = std::vector<float>(row, row + width);
+      for (int32_t k = 0; k < width && !qt.empty(); ++k) se += (row[k] - qt[static_cast<size_t>(i) * width + k]) *
+                                                             (row[k] - qt[static_cast<size_t>(i) * width + k]);
+    } else {
+      softmax(row, width, probs.data());
+      const int32_t best = argmax(row, width);
+      line["label"] = label_names[static_cast<size_t>(best)];
+      json p = json::object();
+      for (int32_t k = 0; k < width; ++k) p[label_names[static_cast<size_t>(k)]] = probs[static_cast<size_t>(k)];
+      line["probabilities"] = p;
+      if (!qy.empty()) correct += best == qy[static_cast<size_t>(i)] ? 1 : 0;
+    }
+    if (o.json_lines) {
+      std::printf("%s\n", line.dump().c_str());
+    } else if (regression) {
+      std::printf("%d ->", i);
+      for (int32_t k = 0; k < width; ++k) std::printf(" %.6g", static_cast<double>(row[k]));
+      std::printf("\n");
+    } else {
+      std::printf("%d -> %s (%s)\n", i, line["label"].get<std::string>().c_str(),
+                  pct(probs[static_cast<size_t>(argmax(row, width))]).c_str());
+    }
+  }
+  if (!o.json_lines && !qt.empty()) std::printf("# query mse %.6g\n", se / static_cast<double>(qt.size()));
+  if (!o.json_lines && !qy.empty())
+    std::printf("# query accuracy %lld/%d\n", static_cast<long long>(correct), n);
+  return kExitOk;
+}
+
 int run_adapt_or_predict(const PredictOptions& o, bool predict_queries) {
+  Model model = Model::load(o.model, device_of(o.device));
+  if (o.inner_steps >= 0) model = model.with_adaptation_steps(o.inner_steps, device_of(o.device));
+  if (!o.support_csv.empty() || model.config().backbone == MAML_BACKBONE_MLP) {
+    if (o.support_csv.empty())
+      throw usage_error(o.model + " is an MLP over " + std::to_string(model.config().input_features) +
+                        " features: give its support rows with --support-csv FILE (and queries with --query-csv), not images");
+    return run_csv(o, model, predict_queries);
+  }
   if (predict_queries && o.query.empty()) throw usage_error("no query images: give --query IMAGE ...");
   const SupportSet support = read_support(o);
-  const Model model = Model::load(o.model, device_of(o.device));
   const maml_config mc = model.config();
   if (static_cast<int32_t>(support.labels.size()) != mc.n_way) {
     std::string names;
@@ -236,6 +404,17 @@ void add_common(CLI::App* app, PredictOptions& o) {
   app->add_flag("--no-invert", o.no_invert, "do not invert grey levels")->excludes("--invert");
   app->add_option("--mean", o.mean, "per-channel mean to subtract after scaling to [0,1]")->type_name("X");
   app->add_option("--std", o.std, "per-channel std to divide by")->type_name("X");
+  app->add_option("--support-csv", o.support_csv,
+                  "vector models: support rows as CSV (features and a label or target column)")
+      ->type_name("FILE");
+  app->add_option("--label-column", o.label_columns,
+                  "CSV: the label column (classifier) or target columns (regression, repeat for several); "
+                  "a header name or 0-based index; default: the last column")
+      ->type_name("NAME");
+  app->add_flag("--no-header", o.no_header, "CSV files have no header row");
+  app->add_option("--inner-steps", o.inner_steps,
+                  "adaptation steps (default: the model's eval_inner_steps; 0 = the meta-model unadapted)")
+      ->type_name("N");
 }
 
 }  // namespace
@@ -245,6 +424,9 @@ Command add_predict_command(CLI::App& root) {
   CLI::App* app = root.add_subcommand("predict", "Adapt a model to labelled support images, then classify query images");
   add_common(app, *o);
   app->add_option("--query,-q", o->query, "images to classify")->type_name("IMAGE");
+  app->add_option("--query-csv", o->query_csv,
+                  "vector models: query rows as CSV (features alone, or laid out as --support-csv to score them)")
+      ->type_name("FILE");
   app->add_flag("--json", o->json_lines, "one JSON object per query: file, label, probabilities");
   app->footer(
       "Preprocessing follows the model's training data: as the model file's metadata says (files written by\n"

@@ -284,12 +284,13 @@ class TrainRun {
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double wait = prefetch_->wait_stats().total_seconds - wait0;
+    const bool regression = s_.model.task_kind == MAML_TASK_REGRESSION;
     json row = {{"epoch", epoch},
                 {"step", step_},
                 {"train_loss", st.mean_loss()},
-                {"train_acc", st.mean_acc()},
+                {"train_acc", regression ? json() : json(st.mean_acc())},
                 {"val_loss", val_sampler_ ? json(val.loss) : json()},
-                {"val_acc", val_sampler_ ? json(val.accuracy) : json()},
+                {"val_acc", val_sampler_ && !regression ? json(val.accuracy) : json()},
                 {"meta_lr", st.last_meta_lr},
                 {"second_order", st.last_second_order},
                 {"seconds", seconds},
@@ -297,17 +298,24 @@ class TrainRun {
     state_.history.push_back(row);
     state_.train_seconds += seconds;
     state_.wait_seconds += wait;
-    state_.score_name = val_sampler_ ? "val_acc" : "train_acc";
-    const double score = val_sampler_ ? val.accuracy : st.mean_acc();
+    // Checkpoints are ranked by accuracy, or for regression (no accuracy) by the negated loss.
+    state_.score_name = regression ? (val_sampler_ ? "-val_loss" : "-train_loss") : val_sampler_ ? "val_acc" : "train_acc";
+    const double score = regression ? -(val_sampler_ ? val.loss : st.mean_loss()) : val_sampler_ ? val.accuracy : st.mean_acc();
     if (leader()) {
       ckpt_->commit_epoch(model_, state_, epoch, score, val.loss);
       if (!s_.metrics.empty()) write_metrics(s_.metrics, state_.history);
     }
     progress.clear();
     const bool best = !state_.best.empty() && state_.best.front().epoch == epoch;
-    std::printf("epoch %d/%d  step %" PRId64 "  train loss %.4f acc %s", epoch, epochs_, step_, st.mean_loss(),
-                percent(st.mean_acc()).c_str());
-    if (val_sampler_) std::printf("  val loss %.4f acc %s%s", val.loss, percent(val.accuracy).c_str(), best ? " (best)" : "");
+    if (regression) {
+      std::printf("epoch %d/%d  step %" PRId64 "  train mse %.4f", epoch, epochs_, step_, st.mean_loss());
+      if (val_sampler_) std::printf("  val mse %.4f%s", val.loss, best ? " (best)" : "");
+    } else {
+      std::printf("epoch %d/%d  step %" PRId64 "  train loss %.4f acc %s", epoch, epochs_, step_, st.mean_loss(),
+                  percent(st.mean_acc()).c_str());
+      if (val_sampler_)
+        std::printf("  val loss %.4f acc %s%s", val.loss, percent(val.accuracy).c_str(), best ? " (best)" : "");
+    }
     std::printf("  %.1f s (data wait %.2f s)  -> %s\n", seconds, wait, CheckpointDir::epoch_file(epoch).c_str());
     std::fflush(stdout);
   }
@@ -319,7 +327,10 @@ class TrainRun {
                 ws.total_seconds, ws.calls, 1000.0 * ws.mean_seconds(), 1000.0 * ws.max_seconds, state_.wait_seconds);
     if (state_.best.empty()) return;
     std::printf("best (%s):", state_.score_name.c_str());
-    for (const BestEntry& b : state_.best) std::printf("  %s %s", b.file.c_str(), percent(b.score).c_str());
+    for (const BestEntry& b : state_.best) {
+      if (state_.score_name[0] == '-') std::printf("  %s mse %.4f", b.file.c_str(), -b.score);
+      else std::printf("  %s %s", b.file.c_str(), percent(b.score).c_str());
+    }
     std::printf("\nmodel:  %s  (eval with: mamlpp eval --checkpoints %s)\n", ckpt_->latest_path().c_str(),
                 ckpt_->dir().c_str());
   }

@@ -34,7 +34,10 @@ std::vector<KeyDef> make_keys() {
   maml_config c{};
   visit_c_fields(c, [&](const FieldInfo& f, const auto& v) {
     using T = std::decay_t<decltype(v)>;
-    KeyKind kind = std::is_same_v<T, float> ? K::Float : std::is_same_v<T, uint64_t> ? K::UInt64 : K::Int;
+    KeyKind kind = std::is_same_v<T, float>      ? K::Float
+                   : std::is_same_v<T, uint64_t> ? K::UInt64
+                   : f.type == FieldType::Int32Array ? K::IntList
+                                                     : K::Int;
     std::vector<std::string> choices;
     if (f.type == FieldType::Bool) kind = K::Bool;
     if (f.type == FieldType::Enum) {
@@ -47,9 +50,20 @@ std::vector<KeyDef> make_keys() {
   });
   std::vector<KeyDef> rest = {
       // ---- data ----
-      {"dataset", K::Choice, G::Data, "synthetic (built in), omniglot (the two archives) or folder (root/<class>/<image>)",
-       {"synthetic", "omniglot", "folder"}},
-      {"data_dir", K::String, G::Data, "omniglot: folder holding images_background.zip and images_evaluation.zip; folder: the image root"},
+      {"dataset", K::Choice, G::Data,
+       "synthetic (built in), omniglot (the two archives), folder (root/<class>/<image>), sinusoid (the MAML "
+       "paper's regression tasks, built in) or csv (vector rows of a CSV file); sinusoid and csv need backbone=mlp",
+       {"synthetic", "omniglot", "folder", "sinusoid", "csv"}},
+      {"data_dir", K::String, G::Data,
+       "omniglot: folder holding images_background.zip and images_evaluation.zip; folder: the image root; csv: the "
+       "CSV file"},
+      {"csv_label", K::String, G::Data,
+       "csv, classification: the column naming each row's class (header name or 0-based index); default the last"},
+      {"csv_targets", K::StringList, G::Data,
+       "csv, regression: the target columns, n_outputs of them (names or 0-based indices); default the last column"},
+      {"csv_task", K::String, G::Data,
+       "csv, regression: the column grouping rows into tasks (rows of one task share its value); required"},
+      {"csv_header", K::Bool, G::Data, "csv: the first row is a header of column names"},
       {"archives", K::StringList, G::Data, "omniglot: explicit archive paths (instead of data_dir)"},
       {"split", K::Choice, G::Data,
        "class split: auto (omniglot: reference; folder: pre_split when train/ and test/ exist, else seeded; synthetic: seeded), "
@@ -93,6 +107,8 @@ json map_dataset_name(const json& v) {
   const std::string s = lower(v.get<std::string>());
   if (s.find("omniglot") != std::string::npos) return "omniglot";
   if (s.find("synthetic") != std::string::npos) return "synthetic";
+  if (s == "sinusoid") return "sinusoid";
+  if (s == "csv") return "csv";
   return "folder";
 }
 
@@ -206,6 +222,7 @@ std::string kind_text(KeyKind k) {
     case KeyKind::String: return "string";
     case KeyKind::Choice: return "string";
     case KeyKind::FloatList: return "list of numbers";
+    case KeyKind::IntList: return "list of integers";
     case KeyKind::StringList: return "list of strings";
   }
   return "value";
@@ -304,6 +321,19 @@ json normalise(const KeyDef& key, const json& v, const std::string& where, const
       }
       return out;
     }
+    case KeyKind::IntList: {
+      // hidden_sizes: up to kMaxHiddenLayers entries; the library checks each against hidden_layers.
+      json out = json::array();
+      const json list = v.is_number() ? json::array({v}) : v;
+      if (!list.is_array() || list.size() > static_cast<size_t>(kMaxHiddenLayers))
+        throw fail("a list of at most " + std::to_string(kMaxHiddenLayers) + " integers");
+      for (const json& e : list) {
+        if (!e.is_number_integer() || e.get<int64_t>() < 0 || e.get<int64_t>() > 65536)
+          throw fail("a list of integers in [0, 65536]");
+        out.push_back(e.get<int64_t>());
+      }
+      return out;
+    }
     case KeyKind::StringList: {
       if (v.is_string()) return json::array({v});
       if (!v.is_array()) throw fail("a list of strings");
@@ -370,6 +400,10 @@ json default_settings() {
   json s = config_to_canonical(c);
   s["dataset"] = "synthetic";
   s["data_dir"] = "";
+  s["csv_label"] = "";
+  s["csv_targets"] = json::array();
+  s["csv_task"] = "";
+  s["csv_header"] = true;
   s["archives"] = json::array();
   s["split"] = "auto";
   s["split_dir"] = "";
@@ -563,7 +597,7 @@ json parse_cli_value(const std::string& text, KeyKind kind, const std::string& k
     if (kind == KeyKind::StringList && !v->is_array() && !v->is_string()) return json::array({text});
     return *v;
   }
-  if (kind == KeyKind::FloatList || kind == KeyKind::StringList) {
+  if (kind == KeyKind::FloatList || kind == KeyKind::StringList || kind == KeyKind::IntList) {
     json arr = json::array();
     std::stringstream ss(text);
     std::string part;

@@ -23,7 +23,7 @@
 
 namespace mamlpp::cli {
 
-enum class KeyKind { Int, UInt64, OptUInt64, Float, Bool, OptBool, String, Choice, FloatList, StringList };
+enum class KeyKind { Int, UInt64, OptUInt64, Float, Bool, OptBool, String, Choice, FloatList, StringList, IntList };
 enum class KeyGroup { Model, Data, Run };
 
 struct KeyDef {

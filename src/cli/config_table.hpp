@@ -30,6 +30,7 @@ void visit_c_fields(C& c, F&& f) {
 nlohmann::json canonical_value(const FieldInfo& f, int32_t v);
 nlohmann::json canonical_value(const FieldInfo& f, float v);
 nlohmann::json canonical_value(const FieldInfo& f, uint64_t v);
+nlohmann::json canonical_value(const FieldInfo& f, const int32_t (&v)[kMaxHiddenLayers]);
 
 // Every table field of c as canonical JSON, in table order.
 nlohmann::json config_to_canonical(const maml_config& c);

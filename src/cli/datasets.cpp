@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
 
 #include "cli/errors.hpp"
@@ -42,7 +43,43 @@ DataSource::DataSource(const Settings& settings)
     : settings_(settings),
       shape_{settings.model.image_channels, settings.model.image_height, settings.model.image_width} {
   const Settings& s = settings_;
-  if (s.dataset == "synthetic") {
+  // Vectors and regression targets need a model that reads them, and the reverse.
+  const maml_config& m = s.model;
+  const bool vectors = s.dataset == "sinusoid" || s.dataset == "csv";
+  if (s.dataset == "sinusoid" && (m.backbone != MAML_BACKBONE_MLP || m.input_features != 1 ||
+                                  m.task_kind != MAML_TASK_REGRESSION || m.n_outputs != 1))
+    throw usage_error("the sinusoid dataset gives one feature and one real-valued target per example: set "
+                      "backbone=mlp input_features=1 task_kind=regression n_outputs=1 (configs/sinusoid-mamlpp.json "
+                      "does)");
+  if (s.dataset == "csv" && m.backbone != MAML_BACKBONE_MLP)
+    throw usage_error("the csv dataset gives vectors, but the model is convolutional (backbone=conv): set backbone=mlp "
+                      "and input_features to the number of feature columns");
+  if (!vectors && m.backbone == MAML_BACKBONE_MLP)
+    throw usage_error("the " + s.dataset + " dataset gives images, but the model is an MLP over vectors "
+                      "(backbone=mlp): use backbone=conv for images, or a vector dataset (sinusoid, csv)");
+  if (!vectors && m.task_kind == MAML_TASK_REGRESSION)
+    throw usage_error("the " + s.dataset + " dataset gives class labels, but the model does regression "
+                      "(task_kind=regression): use task_kind=classification");
+  if (s.dataset == "csv") {
+    if (s.data_dir.empty()) throw usage_error("the csv dataset needs --data-dir FILE.csv (the table)");
+    const bool regression = m.task_kind == MAML_TASK_REGRESSION;
+    if (regression && s.csv_task.empty())
+      throw usage_error("a regression CSV needs csv_task: the column grouping its rows into tasks (e.g. a user id)");
+    if (regression && !s.csv_label.empty())
+      throw usage_error("csv_label names a classification table's class column; a regression table takes csv_targets");
+    if (!regression && (!s.csv_targets.empty() || !s.csv_task.empty()))
+      throw usage_error("csv_targets and csv_task are for regression tables (task_kind=regression)");
+    if (regression && static_cast<int32_t>(std::max<size_t>(1, s.csv_targets.size())) != m.n_outputs)
+      throw usage_error("the model predicts n_outputs=" + std::to_string(m.n_outputs) + " values, but csv_targets names " +
+                        std::to_string(std::max<size_t>(1, s.csv_targets.size())) + " target column(s)");
+    if (s.split == "vinyals" || s.split == "pre_split")
+      throw usage_error("split '" + s.split + "' does not apply to a CSV table; use auto or seeded");
+  }
+  if (s.dataset == "csv") {
+    kind_ = m.task_kind == MAML_TASK_REGRESSION ? "csv_regression" : "csv";
+  } else if (vectors) {
+    kind_ = "sinusoid";
+  } else if (s.dataset == "synthetic") {
     kind_ = "synthetic";
     if (s.split == "vinyals" || s.split == "pre_split")
       throw usage_error("split '" + s.split + "' does not apply to the synthetic dataset; use auto or seeded");
@@ -74,12 +111,41 @@ DataSource::DataSource(const Settings& settings)
   }
 }
 
+void DataSource::check_features(int32_t features) const {
+  if (features != settings_.model.input_features)
+    throw data_error(settings_.data_dir + ": rows have " + std::to_string(features) +
+                     " feature columns, but the model reads input_features = " +
+                     std::to_string(settings_.model.input_features) + "; set input_features=" + std::to_string(features));
+}
+
 void DataSource::load_shared() {
-  if (shared_) return;
+  if (shared_ || table_) return;
   const Settings& s = settings_;
   const auto t0 = std::chrono::steady_clock::now();
   const double f_train = s.split_fractions[0], f_val = s.split_fractions[1];
-  if (kind_ == "synthetic") {
+  if (kind_ == "csv" || kind_ == "csv_regression") {
+    data::CsvOptions o;
+    o.has_header = s.csv_header;
+    o.label_column = s.csv_label;
+    o.target_columns = s.csv_targets;
+    o.task_column = s.csv_task;
+    if (kind_ == "csv_regression") {
+      table_ = with_data_errors("", [&] {
+        return std::make_shared<const data::RegressionTable>(data::load_csv_regression(s.data_dir, o));
+      });
+      check_features(table_->features);
+      data::split_groups(table_->num_groups(), f_train, f_val, s.val_seed, groups_[0], groups_[1], groups_[2]);
+      load_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      return;
+    }
+    shared_ = with_data_errors("", [&] {
+      return std::make_shared<const data::ImageDataset>(data::load_csv_classification(s.data_dir, o));
+    });
+    check_features(static_cast<int32_t>(shared_->shape().numel()));
+    splits_ = with_data_errors("", [&] {
+      return data::seeded_split(*shared_, f_train, f_val, static_cast<uint32_t>(s.val_seed));
+    });
+  } else if (kind_ == "synthetic") {
     data::SyntheticOptions o;
     o.shape = shape_;
     o.num_classes = s.synthetic_classes;
@@ -167,6 +233,27 @@ const SplitData& DataSource::get(SplitName which) {
 }
 
 data::EpisodeSampler DataSource::sampler(SplitName which, int32_t num_tasks, uint64_t seed, bool augment) {
+  if (kind_ == "sinusoid" || kind_ == "csv_regression") {
+    // Task t of a stream is a function of (seed, t): the train, validation and test streams
+    // differ by seed (as the caller passes) and, for a table, by the tasks each split holds.
+    data::EpisodeOptions o;
+    o.k_shot = settings_.k_shot;
+    o.q_query = settings_.q_query;
+    o.num_tasks = num_tasks;
+    o.seed = seed;
+    std::shared_ptr<const data::RegressionTasks> tasks;
+    if (kind_ == "sinusoid") {
+      tasks = std::make_shared<const data::SinusoidTasks>();
+    } else {
+      load_shared();
+      const auto& groups = groups_[which == SplitName::Train ? 0 : which == SplitName::Val ? 1 : 2];
+      tasks = with_data_errors("", [&] {
+        return std::make_shared<const data::TableRegressionTasks>(table_, groups, o.k_shot + o.q_query,
+                                                                  split_name(which));
+      });
+    }
+    return with_data_errors("", [&] { return data::EpisodeSampler(tasks, split_name(which), o); });
+  }
   const SplitData& d = get(which);
   data::EpisodeOptions o;
   o.n_way = settings_.model.n_way;
@@ -175,7 +262,7 @@ data::EpisodeSampler DataSource::sampler(SplitName which, int32_t num_tasks, uin
   o.num_tasks = num_tasks;
   o.augment_rotations = augment;
   o.seed = seed;
-  if ((kind_ == "folder_split" || kind_ == "synthetic") && d.split.size() < o.n_way && shared_) {
+  if ((kind_ == "folder_split" || kind_ == "synthetic" || kind_ == "csv") && d.split.size() < o.n_way && shared_) {
     // The split fractions cut too few classes into this split: say which setting does it.
     const Settings& s = settings_;
     const int32_t total = shared_->num_classes();
@@ -203,6 +290,12 @@ data::EpisodeSampler DataSource::sampler(SplitName which, int32_t num_tasks, uin
 
 std::string DataSource::description() const {
   const Settings& s = settings_;
+  if (kind_ == "csv" || kind_ == "csv_regression")
+    return "csv (" + s.data_dir + ", " + (kind_ == "csv" ? "classification" : "regression, tasks by " + s.csv_task) +
+           ", seeded split)";
+  if (kind_ == "sinusoid")
+    return data::SinusoidTasks().description() + ", " + std::to_string(s.k_shot) + " support and " +
+           std::to_string(s.q_query) + " query points per task";
   const std::string shape = data::to_string(shape_);
   if (kind_ == "synthetic")
     return "synthetic (" + std::to_string(s.synthetic_classes) + " classes x " +

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/settings.hpp"
+#include "data/csv_table.hpp"
 #include "data/dataset.hpp"
 #include "data/sampler.hpp"
 #include "data/splits.hpp"
@@ -40,11 +41,14 @@ class DataSource {
   double load_seconds() const { return load_seconds_; }
 
  private:
-  void load_shared();  // synthetic / omniglot / a folder cut by a seeded split
+  void load_shared();  // synthetic / omniglot / a folder or a CSV table cut by a seeded split
+  void check_features(int32_t features) const;  // csv: the model reads as many as a row holds
   const Settings settings_;
   data::ImageShape shape_;
   std::string kind_;  // synthetic | omniglot | folder_split | folder_pre_split
   std::shared_ptr<const data::ImageDataset> shared_;
+  std::shared_ptr<const data::RegressionTable> table_;  // csv regression
+  std::vector<int32_t> groups_[3];                      // csv regression: train, val, test tasks
   data::SplitSet splits_;
   std::map<SplitName, SplitData> loaded_;
   double load_seconds_ = 0;

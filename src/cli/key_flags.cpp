@@ -24,6 +24,7 @@ std::string type_name_of(const KeyDef* def, const std::string& key) {
     case KeyKind::OptBool: return "BOOL";
     case KeyKind::Choice: return "NAME";
     case KeyKind::FloatList: return "X,X,...";
+    case KeyKind::IntList: return "N,N,...";
     case KeyKind::StringList: return "FILE,...";
     case KeyKind::String:
       return key == "out" || key.find("dir") != std::string::npos ? "DIR" : "FILE";

@@ -1,5 +1,9 @@
 #include "cli/model.hpp"
 
+#include <algorithm>
+
+#include "io/model_file.hpp"
+
 #include "cli/errors.hpp"
 
 namespace mamlpp::cli {
@@ -50,6 +54,23 @@ Model Model::load_buffer(const std::vector<uint8_t>& bytes, const std::string& p
   Model model;
   model.handle_.reset(m);
   return model;
+}
+
+Model Model::with_adaptation_steps(int32_t steps, int32_t device_type) const {
+  if (steps < 0 || steps > 1000) throw usage_error("--inner-steps must be in [0, 1000], got " + std::to_string(steps));
+  void* data = nullptr;
+  size_t size = 0;
+  check(maml_save_buffer_ex(get(), MAML_SAVE_INFERENCE_ONLY, &data, &size), "saving the model to memory");
+  const std::unique_ptr<void, decltype(&maml_buffer_free)> owned(data, &maml_buffer_free);
+  io::ModelFile file = with_model_errors("the model", [&] {
+    return io::decode_model_file(static_cast<const uint8_t*>(data), size);
+  });
+  file.config.eval_inner_steps = std::max(steps, 1);
+  if (steps == 0)  // one step at rate 0: the learner keeps the meta-weights
+    for (io::NamedArray& t : file.tensors)
+      if (t.name.rfind("lslr.", 0) == 0) std::fill(t.bytes.begin(), t.bytes.end(), uint8_t{0});
+  return load_buffer(io::encode_model_file(file), "the model with " + std::to_string(steps) + " adaptation steps",
+                     device_type);
 }
 
 maml_config Model::config() const {
@@ -140,6 +161,12 @@ void Model::inner_lrs(std::vector<std::string>& names, int32_t& steps,
     check(maml_inner_lr_name(get(), i, &name), "maml_inner_lr_name");
     names.emplace_back(name ? name : "?");
   }
+}
+
+LearnerPtr Model::adapt_regression(const float* support_x, const float* support_t, int32_t n) const {
+  maml_learner* l = nullptr;
+  check(maml_adapt_regression(get(), support_x, support_t, n, &l), "adaptation (maml_adapt_regression)");
+  return LearnerPtr(l);
 }
 
 void predict(const maml_learner* learner, const float* x, int32_t n, int32_t n_way,

@@ -47,8 +47,15 @@ class Model {
   // maml_save (atomic). Errors: kExitModel naming the path.
   void save(const std::string& path) const;
 
-  // One task's learner. support_x holds n * C*H*W floats.
+  // The same model adapting with `steps` inner steps instead of its eval_inner_steps (0: none, the
+  // meta-model's own predictions; steps past inner_steps reuse the last rates, as evaluation
+  // does). Goes through the file format (src/io): the config's eval_inner_steps is rewritten, and
+  // for 0 steps one step at zero rate is taken. Not for training (the optimizer state is dropped).
+  Model with_adaptation_steps(int32_t steps, int32_t device_type) const;
+  // One task's learner. support_x holds n * C*H*W floats (n * input_features for an MLP).
   LearnerPtr adapt(const float* support_x, const int32_t* support_y, int32_t n) const;
+  // One regression task's learner: support_t holds n * n_outputs targets.
+  LearnerPtr adapt_regression(const float* support_x, const float* support_t, int32_t n) const;
   // One learner per task of the batch (maml_adapt_tasks).
   std::vector<LearnerPtr> adapt_tasks(const maml_tasks& batch) const;
 
@@ -59,7 +66,7 @@ class Model {
   std::unique_ptr<maml_model, ModelDeleter> handle_;
 };
 
-// logits (n * n_way) for n examples; labels optional.
+// logits (n * n_way) for n examples, or a regression learner's values (n * n_outputs).
 void predict(const maml_learner* learner, const float* x, int32_t n, int32_t n_way,
              std::vector<float>& logits);
 

@@ -46,18 +46,22 @@ std::string Progress::render(int64_t step, double loss, double accuracy, double 
   const double r = rate();
   const double eta = r > 0 ? static_cast<double>(total_steps_ - step) / r : NAN;
   char buf[256];
+  // Regression has no accuracy (NaN): the loss is its mean squared error.
+  char acc[32];
+  if (std::isnan(accuracy)) std::snprintf(acc, sizeof acc, "(mse)");
+  else std::snprintf(acc, sizeof acc, "acc %5.1f%%", 100.0 * accuracy);
   if (tty_) {
     const int width = 20;
     const int filled = static_cast<int>(width * in_epoch / iters_per_epoch_);
     std::string bar(static_cast<size_t>(filled), '#');
     bar.append(static_cast<size_t>(width - filled), '-');
-    std::snprintf(buf, sizeof buf, "epoch %lld/%d [%s] %lld/%d  loss %.4f  acc %5.1f%%  %.2f it/s  ETA %s  wait %.1fs",
+    std::snprintf(buf, sizeof buf, "epoch %lld/%d [%s] %lld/%d  loss %.4f  %s  %.2f it/s  ETA %s  wait %.1fs",
                   static_cast<long long>(epoch), epochs_, bar.c_str(), static_cast<long long>(in_epoch),
-                  iters_per_epoch_, loss, 100.0 * accuracy, r, format_duration(eta).c_str(), wait_seconds);
+                  iters_per_epoch_, loss, acc, r, format_duration(eta).c_str(), wait_seconds);
   } else {
-    std::snprintf(buf, sizeof buf, "epoch %lld/%d step %lld/%lld  loss %.4f  acc %.1f%%  %.2f it/s  ETA %s  wait %.1fs",
+    std::snprintf(buf, sizeof buf, "epoch %lld/%d step %lld/%lld  loss %.4f  %s  %.2f it/s  ETA %s  wait %.1fs",
                   static_cast<long long>(epoch), epochs_, static_cast<long long>(step),
-                  static_cast<long long>(total_steps_), loss, 100.0 * accuracy, r, format_duration(eta).c_str(),
+                  static_cast<long long>(total_steps_), loss, acc, r, format_duration(eta).c_str(),
                   wait_seconds);
   }
   return buf;

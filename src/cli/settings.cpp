@@ -21,6 +21,10 @@ Settings decode_settings(const json& c) {
 
   s.dataset = c.at("dataset").get<std::string>();
   s.data_dir = c.at("data_dir").get<std::string>();
+  s.csv_label = c.at("csv_label").get<std::string>();
+  s.csv_task = c.at("csv_task").get<std::string>();
+  s.csv_targets = c.at("csv_targets").get<std::vector<std::string>>();
+  s.csv_header = c.at("csv_header").get<bool>();
   s.archives = c.at("archives").get<std::vector<std::string>>();
   s.split = c.at("split").get<std::string>();
   s.split_dir = c.at("split_dir").get<std::string>();

@@ -16,8 +16,11 @@ struct Settings {
   maml_config model{};  // the library's config (n_way, image shape, backbone, schedules, device)
 
   // data
-  std::string dataset;  // synthetic | omniglot | folder
-  std::string data_dir;
+  std::string dataset;  // synthetic | omniglot | folder | sinusoid | csv
+  std::string data_dir;  // omniglot, folder: a folder; csv: the CSV file
+  std::string csv_label, csv_task;       // csv: classification label column; regression task column
+  std::vector<std::string> csv_targets;  // csv: regression target columns
+  bool csv_header = true;
   std::vector<std::string> archives;
   std::string split;  // auto | reference | seeded | vinyals | pre_split
   std::string split_dir;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "cli/errors.hpp"
 #include "cli/stats.hpp"
@@ -15,9 +16,14 @@ maml_tasks as_tasks(const data::MetaBatch& b) {
   t.support_size = b.support_size;
   t.query_size = b.query_size;
   t.support_x = b.support_x.data();
-  t.support_y = b.support_y.data();
   t.query_x = b.query_x.data();
-  t.query_y = b.query_y.data();
+  if (b.outputs > 0) {  // regression: float targets, no labels
+    t.support_t = b.support_t.data();
+    t.query_t = b.query_t.data();
+  } else {
+    t.support_y = b.support_y.data();
+    t.query_y = b.query_y.data();
+  }
   return t;
 }
 
@@ -60,6 +66,7 @@ TaskScores evaluate_tasks(const std::vector<const Model*>& models, const data::E
   TaskScores s;
   data::MetaBatch mb;
   std::vector<float> sum, logits;
+  const bool regression = sampler.regression();
   const int32_t n_way = sampler.options().n_way;
   for (int64_t first = 0; first < total; first += batch) {
     const auto count = static_cast<int32_t>(std::min<int64_t>(batch, total - first));
@@ -67,18 +74,35 @@ TaskScores evaluate_tasks(const std::vector<const Model*>& models, const data::E
     const maml_tasks t = as_tasks(mb);
     const size_t q = static_cast<size_t>(mb.query_size);
     const size_t numel = static_cast<size_t>(mb.shape.numel());
-    sum.assign(static_cast<size_t>(count) * q * static_cast<size_t>(n_way), 0.0f);
+    // A row of outputs per query example: logits of n_way classes, or regression values.
+    const int32_t width = regression ? mb.outputs : n_way;
+    sum.assign(static_cast<size_t>(count) * q * static_cast<size_t>(width), 0.0f);
     for (const Model* model : models) {
       const std::vector<LearnerPtr> learners = model->adapt_tasks(t);
       for (int32_t k = 0; k < count; ++k) {
         predict(learners[static_cast<size_t>(k)].get(), mb.query_x.data() + static_cast<size_t>(k) * q * numel,
-                mb.query_size, n_way, logits);
-        float* dst = sum.data() + static_cast<size_t>(k) * q * static_cast<size_t>(n_way);
+                mb.query_size, width, logits);
+        float* dst = sum.data() + static_cast<size_t>(k) * q * static_cast<size_t>(width);
         for (size_t i = 0; i < logits.size(); ++i) dst[i] += logits[i];
       }
     }
     const float inv = 1.0f / static_cast<float>(models.size());
     for (float& x : sum) x *= inv;
+    if (regression) {  // the ensemble's mean prediction against the targets: MSE per task
+      const size_t per_task = q * static_cast<size_t>(width);
+      for (int32_t k = 0; k < count; ++k) {
+        double se = 0;
+        for (size_t i = 0; i < per_task; ++i) {
+          const double d = static_cast<double>(sum[static_cast<size_t>(k) * per_task + i]) -
+                           mb.query_t[static_cast<size_t>(k) * per_task + i];
+          se += d * d;
+        }
+        s.loss.push_back(se / static_cast<double>(per_task));
+        s.accuracy.push_back(std::numeric_limits<double>::quiet_NaN());
+      }
+      if (progress) progress(first + count);
+      continue;
+    }
     for (int32_t k = 0; k < count; ++k) {
       int64_t correct = 0;
       double loss = 0;

@@ -30,20 +30,33 @@ std::string gib(int64_t bytes) {
   return buf;
 }
 
-// Parameters of the convolutions and of the head, apart (to name the field to lower).
-void parameter_parts(const Config& c, int64_t& convs, int64_t& head) {
-  const int64_t f = c.num_filters;
-  const int64_t rows = bn_rows(c);
-  convs = 0;
-  int64_t in = c.image_channels;
-  for (int32_t s = 0; s < c.num_stages; ++s) {
-    convs = add(convs, add(mul(mul(f, in), 9), f));  // weight [F, Cin, 3, 3] and bias [F]
-    convs = add(convs, mul(2, mul(rows, f)));         // gamma, beta [rows, F]
-    in = f;
+// Parameters of the body (convolutions or hidden layers, with their BN rows) and of the head,
+// apart (to name the field to lower).
+void parameter_parts(const Config& c, int64_t& body, int64_t& head) {
+  const int64_t rows = c.batch_norm ? bn_rows(c) : 0;
+  body = 0;
+  int64_t features = 0;
+  if (c.backbone == Backbone::Mlp) {
+    int64_t in = c.input_features;
+    for (int32_t l = 0; l < c.hidden_layers; ++l) {
+      const int64_t h = c.hidden_sizes[static_cast<size_t>(l)];
+      body = add(body, add(mul(h, in), h));     // weight [h, in] and bias [h]
+      body = add(body, mul(2, mul(rows, h)));   // gamma, beta [rows, h]
+      in = h;
+    }
+    features = in;
+  } else {
+    const int64_t f = c.num_filters;
+    int64_t in = c.image_channels;
+    for (int32_t s = 0; s < c.num_stages; ++s) {
+      body = add(body, add(mul(mul(f, in), 9), f));  // weight [F, Cin, 3, 3] and bias [F]
+      body = add(body, mul(2, mul(rows, f)));         // gamma, beta [rows, F]
+      in = f;
+    }
+    features = c.max_pool ? mul(f, mul(spatial_after_stages(c, c.image_height), spatial_after_stages(c, c.image_width)))
+                          : f;
   }
-  const int64_t features =
-      c.max_pool ? mul(f, mul(spatial_after_stages(c, c.image_height), spatial_after_stages(c, c.image_width))) : f;
-  head = add(mul(c.n_way, features), c.n_way);
+  head = add(mul(head_outputs(c), features), head_outputs(c));
 }
 
 }  // namespace
@@ -52,11 +65,17 @@ int64_t parameter_count(const Config& c) {
   int64_t convs = 0, head = 0;
   parameter_parts(c, convs, head);
   const int64_t lslr =
-      c.learn_inner_lr ? mul(2 * int64_t{c.num_stages} + 2 - first_inner_tensor(c), c.inner_steps) : 0;
+      c.learn_inner_lr ? mul(2 * int64_t{body_layers(c)} + 2 - first_inner_tensor(c), c.inner_steps) : 0;
   return add(add(convs, head), lslr);
 }
 
 int64_t activation_bytes_per_example(const Config& c) {
+  if (c.backbone == Backbone::Mlp) {
+    int64_t values = c.input_features;
+    for (int32_t l = 0; l < c.hidden_layers; ++l)
+      values = add(values, mul(3, c.hidden_sizes[static_cast<size_t>(l)]));  // linear, BN, activation
+    return mul(add(values, head_outputs(c)), dtype_bytes(c));
+  }
   int64_t h = c.image_height, w = c.image_width, values = 0;
   for (int32_t s = 0; s < c.num_stages; ++s) {
     if (!c.max_pool) {  // stride-2 convolutions halve the map first
@@ -71,7 +90,7 @@ int64_t activation_bytes_per_example(const Config& c) {
       values = add(values, mul(c.num_filters, mul(h, w)));  // the pooled map
     }
   }
-  values = add(values, c.n_way);
+  values = add(values, head_outputs(c));
   return mul(values, dtype_bytes(c));
 }
 
@@ -87,9 +106,11 @@ void check_config_budget(const Config& c) {
   const int64_t params = parameter_count(c);
   if (params > kMaxParameters) {
     const std::string lower =
-        head > convs ? "lower n_way, num_filters or image_height/image_width, or raise num_stages (the linear head "
-                       "holds most of them)"
-                     : "lower num_filters or num_stages (the convolutions hold most of them)";
+        c.backbone == Backbone::Mlp
+            ? "lower input_features, hidden_sizes or the head's outputs"
+            : head > convs ? "lower n_way, num_filters or image_height/image_width, or raise num_stages (the linear "
+                             "head holds most of them)"
+                           : "lower num_filters or num_stages (the convolutions hold most of them)";
     throw invalid_argument("invalid config: the model would have " + std::to_string(params) +
                            " parameters, more than the limit of " + std::to_string(kMaxParameters) + "; " +
                            lower);

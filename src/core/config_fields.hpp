@@ -7,11 +7,13 @@
 //
 // X(name, type, default, min, max, since, choices, doc)
 //   name     the field's name in maml_config, Config, files and on the command line
-//   type     int32_t | float | bool | uint64_t | one of the enums of core/config.hpp; in the C
-//            struct bools and enums are int32_t
+//   type     int32_t | float | bool | uint64_t | HiddenSizes | one of the enums of
+//            core/config.hpp; in the C struct bools and enums are int32_t and HiddenSizes is
+//            int32_t[kMaxHiddenLayers]
 //   default  the value maml_config_init writes
 //   min,max  the accepted range, inclusive (ints and floats; floats must also be finite); bools
-//            are 0 or 1 and enums index `choices`, whatever these say; uint64_t takes any value
+//            are 0 or 1 and enums index `choices`, whatever these say; uint64_t takes any value;
+//            HiddenSizes: the range of each entry in use (validate() checks the count)
 //   since    the file format minor version that added the field (a file of an older minor gets
 //            the default); also the ABI minor version that appended it to maml_config
 //   choices  enums: the names of the values 0, 1, 2, ... separated by '|' ("" otherwise)
@@ -67,4 +69,18 @@
     "grad_clip also clamps the inner rates' meta-gradients (the reference clamps only the network)") \
   /* 1.2 */                                                                                              \
   X(adapt_last_layers, int32_t, 0, 0, 17, 2, "",                                                         \
-    "ANIL: the inner loop adapts only the last k layers (1: the head); 0 = every layer")
+    "ANIL: the inner loop adapts only the last k layers (1: the head); 0 = every layer")      \
+  /* 1.3: vector inputs and regression */                                                                \
+  X(backbone, Backbone, Backbone::Conv, 0, 1, 3, "conv|mlp",                                             \
+    "conv: 3x3 conv stages over images; mlp: hidden linear layers over input_features")                  \
+  X(input_features, int32_t, 1, 1, 1048576, 3, "", "mlp: features per example (D)")                      \
+  X(hidden_layers, int32_t, 2, 1, 8, 3, "", "mlp: hidden layers (L), each linear -> BN -> activation")   \
+  X(hidden_sizes, HiddenSizes, kDefaultHiddenSizes, 1, 65536, 3, "",                                      \
+    "mlp: units of hidden layers 0..L-1 (entries past hidden_layers are 0)")                             \
+  X(activation, Activation, Activation::LeakyRelu, 0, 1, 3, "leaky_relu|relu",                           \
+    "after every conv stage or hidden layer: leaky ReLU (slope 0.01) or ReLU")                           \
+  X(task_kind, TaskKind, TaskKind::Classification, 0, 1, 3, "classification|regression",                 \
+    "classification: n_way classes, cross-entropy; regression: n_outputs values, mean squared error")    \
+  X(n_outputs, int32_t, 1, 1, 100000, 3, "", "regression: real-valued outputs per example")              \
+  X(batch_norm, bool, true, 0, 1, 3, "",                                                                 \
+    "batch norm after every conv stage or hidden layer (false: none, as the MAML paper's sinusoid MLP)")

@@ -27,6 +27,7 @@ uint64_t checksum(const at::Tensor& t) {
 template <class T>
 std::string field_text(const FieldInfo& f, const T& v) {
   if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+  else if constexpr (std::is_same_v<T, HiddenSizes>) return hidden_sizes_text(v);
   else if constexpr (std::is_enum_v<T>) return choice_name(f, static_cast<int32_t>(v));
   else if constexpr (std::is_same_v<T, float>) {
     char buf[32];

@@ -79,7 +79,7 @@ InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const Task
     RowObservation support_obs{row, {}};
     if (opt.observe_running) spec.observe = &support_obs.stats;
     const at::Tensor support_loss =
-        task_cross_entropy(forward(cfg, tasks.support_x, fast, spec), tasks.support_y).sum();
+        task_loss(cfg, forward(cfg, tasks.support_x, fast, spec), tasks.support_y).sum();
     if (opt.observe_running) out.observations.push_back(std::move(support_obs));
 
     const bool create_graph = opt.training && opt.second_order;
@@ -108,9 +108,9 @@ InnerLoopResult inner_loop(const Config& cfg, const MetaParams& meta, const Task
         query_logits(cfg, meta, tasks, support_then_query, fast, row, opt.training,
                      observe ? &query_obs.stats : nullptr);
     if (observe) out.observations.push_back(std::move(query_obs));
-    const at::Tensor loss = task_cross_entropy(logits, tasks.query_y);
+    const at::Tensor loss = task_loss(cfg, logits, tasks.query_y);
     if (weight != 0.0) weighted_loss = weighted_loss.defined() ? weighted_loss + weight * loss : weight * loss;
-    if (last) out.accuracy = task_accuracy(logits.detach(), tasks.query_y);
+    if (last) out.accuracy = task_accuracy(cfg, logits.detach(), tasks.query_y);
   }
   out.task_loss = weighted_loss;
   if (!opt.training) {

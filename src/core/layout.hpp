@@ -19,12 +19,12 @@ struct TensorSpec {
 
 struct Layout {
   // The network's weights, in this order: stage0 conv weight, stage0 conv bias, ..., head weight,
-  // head bias (2 * num_stages + 2 tensors). The inner loop adapts them from index
+  // head bias (2 * body_layers + 2 tensors; the MLP's layers are "layer<k>.linear" [h, in]). The inner loop adapts them from index
   // first_inner_tensor(cfg) on: all of them, or with adapt_last_layers only the last layers.
   std::vector<TensorSpec> adapted;
-  // Learned by the outer loop only: per stage gamma then beta, each [bn_rows, num_filters].
+  // Learned by the outer loop only: per body layer gamma then beta, each [bn_rows, width].
   std::vector<TensorSpec> bn_affine;
-  // Buffers, not learned: per stage running_mean then running_var, each [bn_rows, num_filters].
+  // Buffers, not learned: per body layer running_mean then running_var, each [bn_rows, width].
   std::vector<TensorSpec> bn_running;
   // One inner-rate row per tensor the inner loop adapts: "lslr.<adapted name>", [inner_steps].
   std::vector<TensorSpec> lslr;

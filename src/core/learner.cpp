@@ -11,15 +11,17 @@ Learner::Learner(Config cfg, std::vector<at::Tensor> fast, BnSpec bn)
   bn_.observe = nullptr;
   if (bn_.mode != BnMode::Given) return;
   // Given statistics make batch norm an affine map per channel, so it folds into the convolution
-  // before it once, here: gamma (conv(x, w) + b - mean) rstd + beta = conv(x, w s) + (b - mean) s
+  // (or linear layer) before it once, here: gamma (conv(x, w) + b - mean) rstd + beta = conv(x, w s) + (b - mean) s
   // + beta with s = gamma rstd. Each prediction then skips a pass over every activation map.
   at::NoGradGuard no_grad;
   for (size_t s = 0; s < bn_.layers.size(); ++s) {
     const BnLayer& l = bn_.layers[s];
     const at::Tensor scale = l.gamma * at::rsqrt(l.var + kBnEps);  // [F]
-    at::Tensor& w = fast_[2 * s];                                   // [1, F, C, 3, 3]
+    at::Tensor& w = fast_[2 * s];                                   // [1, F, C, 3, 3] or [1, h, in]
     at::Tensor& b = fast_[2 * s + 1];                               // [1, F]
-    w = w * scale.view({1, -1, 1, 1, 1});
+    std::vector<int64_t> per_output(static_cast<size_t>(w.dim()), 1);
+    per_output[1] = -1;
+    w = w * scale.view(per_output);
     b = (b - l.mean.view({1, -1})) * scale.view({1, -1}) + l.beta.view({1, -1});
   }
   bn_.mode = BnMode::Folded;

@@ -43,8 +43,10 @@ bool MetaLearner::batched_tasks() const {
     case TaskBatching::Auto: break;
   }
   // Measured (DESIGN.md, Performance notes): grouped convolutions lose on CPU, and are expected
-  // to win on a GPU where they cut kernel launches by about B times.
-  return device_.is_cuda();
+  // to win on a GPU where they cut kernel launches by about B times. The MLP's batched matrix
+  // products win everywhere: its layers are too small for per-task operators to pay their
+  // overhead (sinusoid, 25 tasks, second order: 45 against 150 ms per step on 2 CPU cores).
+  return device_.is_cuda() || cfg_.backbone == Backbone::Mlp;
 }
 
 int64_t MetaLearner::num_parameters() const {

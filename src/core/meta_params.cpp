@@ -44,12 +44,13 @@ MetaParams init_meta_params(const Config& cfg, const Layout& layout, at::Device 
     p.weights.push_back(t.to(device).requires_grad_(true));
   }
   const int64_t rows = bn_rows(cfg);
-  for (int32_t s = 0; s < cfg.num_stages; ++s) {
+  for (int32_t s = 0; cfg.batch_norm && s < body_layers(cfg); ++s) {
     const auto opts = cpu.device(device);
-    p.gamma.push_back(at::ones({rows, cfg.num_filters}, opts).requires_grad_(true));
-    p.beta.push_back(at::zeros({rows, cfg.num_filters}, opts).requires_grad_(true));
-    p.running_mean.push_back(at::zeros({rows, cfg.num_filters}, opts));
-    p.running_var.push_back(at::ones({rows, cfg.num_filters}, opts));
+    const int64_t width = layout.bn_affine[2 * static_cast<size_t>(s)].shape[1];
+    p.gamma.push_back(at::ones({rows, width}, opts).requires_grad_(true));
+    p.beta.push_back(at::zeros({rows, width}, opts).requires_grad_(true));
+    p.running_mean.push_back(at::zeros({rows, width}, opts));
+    p.running_var.push_back(at::ones({rows, width}, opts));
   }
   p.lslr = at::full({static_cast<int64_t>(layout.lslr.size()), cfg.inner_steps}, cfg.inner_lr,
                     cpu.device(device))

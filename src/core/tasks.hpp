@@ -10,7 +10,8 @@
 
 namespace mamlpp {
 
-// support_x [T, n_s, C, H, W], support_y [T, n_s] (int64); query likewise, or undefined.
+// support_x [T, n_s, example_shape...]; support_y: labels [T, n_s] (int64) for classification, or
+// float targets [T, n_s, n_outputs] for regression; query likewise, or undefined.
 struct TaskTensors {
   at::Tensor support_x, support_y, query_x, query_y;
   int64_t num_tasks() const { return support_x.size(0); }
@@ -19,22 +20,27 @@ struct TaskTensors {
   TaskTensors slice(int64_t first, int64_t count) const;
 };
 
-// Host arrays in the C ABI's layout. The query pointers may be NULL with query_size 0.
+// Host arrays in the C ABI's layout. The query pointers may be NULL with query_size 0. A
+// classifier's tasks carry labels (*_y), a regression model's float targets (*_t, n_outputs per
+// example); the other pair must be NULL.
 struct HostTasks {
   int64_t num_tasks = 0, support_size = 0, query_size = 0;
   const float* support_x = nullptr;
   const int32_t* support_y = nullptr;
   const float* query_x = nullptr;
   const int32_t* query_y = nullptr;
+  const float* support_t = nullptr;
+  const float* query_t = nullptr;
 };
 
-// Checks pointers, sizes, label range and finiteness, then copies each array to `device` in
-// `dtype` with one transfer. Throws Error(InvalidArgument | Numerical).
+// Checks pointers, sizes, that the targets suit the task kind, label range and finiteness, then
+// copies each array to `device` in `dtype` with one transfer. Throws Error(InvalidArgument |
+// Numerical).
 TaskTensors to_task_tensors(const Config& cfg, const HostTasks& host, bool need_query,
                             at::Device device, at::ScalarType dtype);
 
-// Checks and copies n images (n * C * H * W floats) to [n, C, H, W] on `device`.
-at::Tensor to_image_tensor(const Config& cfg, const float* x, int64_t n, at::Device device,
+// Checks and copies n examples (n * example_numel floats) to [n, example_shape...] on `device`.
+at::Tensor to_example_tensor(const Config& cfg, const float* x, int64_t n, at::Device device,
                            at::ScalarType dtype);
 
 }  // namespace mamlpp

@@ -72,7 +72,28 @@ EpisodeSampler::EpisodeSampler(std::shared_ptr<const ImageDataset> dataset, Spli
                            to_string(ds.shape()) + "; turn rotation augmentation off");
 }
 
+EpisodeSampler::EpisodeSampler(std::shared_ptr<const RegressionTasks> tasks, std::string stream,
+                               EpisodeOptions options)
+    : tasks_(std::move(tasks)), options_(options) {
+  if (!tasks_) throw invalid_argument("episode sampler: no regression tasks");
+  split_.name = std::move(stream);
+  options_.augment_rotations = false;
+  const EpisodeOptions& o = options_;
+  if (o.k_shot < 1 || o.q_query < 1 || o.num_tasks < 1)
+    throw invalid_argument(tasks_->description() + ": k_shot, q_query and num_tasks must all be >= 1 (got " +
+                           std::to_string(o.k_shot) + ", " + std::to_string(o.q_query) + ", " +
+                           std::to_string(o.num_tasks) + ")");
+}
+
 void EpisodeSampler::make_task(int64_t task, int32_t t, MetaBatch& out) const {
+  if (tasks_) {
+    const int32_t K = options_.k_shot, Q = options_.q_query, D = tasks_->features(), M = tasks_->outputs();
+    tasks_->make_task(options_.seed, task, K, Q, out.support_x.data() + static_cast<size_t>(t) * K * D,
+                      out.support_t.data() + static_cast<size_t>(t) * K * M,
+                      out.query_x.data() + static_cast<size_t>(t) * Q * D,
+                      out.query_t.data() + static_cast<size_t>(t) * Q * M);
+    return;
+  }
   const ImageDataset& ds = *dataset_;
   const int32_t N = options_.n_way, K = options_.k_shot, Q = options_.q_query;
   const int64_t numel = ds.shape().numel();
@@ -113,6 +134,23 @@ void EpisodeSampler::make_task(int64_t task, int32_t t, MetaBatch& out) const {
 void EpisodeSampler::fill_tasks(int64_t first, int32_t count, MetaBatch& out) const {
   if (first < 0 || count < 1)
     throw invalid_argument("episode sampler: tasks must start at >= 0 and number >= 1");
+  if (tasks_) {
+    const int32_t K = options_.k_shot, Q = options_.q_query, D = tasks_->features(), M = tasks_->outputs();
+    out.num_tasks = count;
+    out.n_way = 0;
+    out.support_size = K;
+    out.query_size = Q;
+    out.shape = ImageShape{1, 1, D};
+    out.outputs = M;
+    out.support_x.resize(static_cast<size_t>(count) * K * D);
+    out.query_x.resize(static_cast<size_t>(count) * Q * D);
+    out.support_t.resize(static_cast<size_t>(count) * K * M);
+    out.query_t.resize(static_cast<size_t>(count) * Q * M);
+    out.support_y.clear();
+    out.query_y.clear();
+    for (int32_t t = 0; t < count; ++t) make_task(first + t, t, out);
+    return;
+  }
   const int32_t N = options_.n_way, K = options_.k_shot, Q = options_.q_query;
   const size_t numel = static_cast<size_t>(dataset_->shape().numel());
   out.num_tasks = count;

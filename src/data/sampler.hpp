@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "data/dataset.hpp"
+#include "data/regression_tasks.hpp"
 #include "data/splits.hpp"
 
 namespace mamlpp::data {
@@ -43,6 +44,11 @@ struct MetaBatch {
   std::vector<int32_t> support_y;  // num_tasks * support_size, in [0, N)
   std::vector<float> query_x;      // num_tasks * query_size * C*H*W
   std::vector<int32_t> query_y;    // num_tasks * query_size
+  // Regression batches (EpisodeSampler over RegressionTasks): float targets, outputs per example,
+  // in place of the labels (support_y and query_y are then empty; shape is 1 x 1 x features).
+  int32_t outputs = 0;
+  std::vector<float> support_t;  // num_tasks * support_size * outputs
+  std::vector<float> query_t;    // num_tasks * query_size * outputs
 
   // Provenance, for tests, logs and debugging (num_tasks * N entries, slot order).
   std::vector<int32_t> classes;    // dataset class of each slot
@@ -58,6 +64,10 @@ class EpisodeSampler {
   // dataset and class: a split with fewer than n_way classes, a class with fewer than
   // k_shot + q_query images, a class listed twice, rotations on non-square images, bad sizes.
   EpisodeSampler(std::shared_ptr<const ImageDataset> dataset, Split split, EpisodeOptions options);
+  // Regression: tasks of `tasks` with k_shot support and q_query query examples each (n_way and
+  // augment_rotations do not apply). The split names the task stream ("train", "test").
+  EpisodeSampler(std::shared_ptr<const RegressionTasks> tasks, std::string stream, EpisodeOptions options);
+  bool regression() const { return tasks_ != nullptr; }
 
   // Batch `index` (tasks [index*B, index*B + B)) into `out`, reusing its buffers.
   void fill(int64_t index, MetaBatch& out) const;
@@ -73,7 +83,8 @@ class EpisodeSampler {
  private:
   void make_task(int64_t task, int32_t slot, MetaBatch& out) const;
 
-  std::shared_ptr<const ImageDataset> dataset_;
+  std::shared_ptr<const ImageDataset> dataset_;  // classification (null for regression)
+  std::shared_ptr<const RegressionTasks> tasks_;  // regression (null for classification)
   Split split_;
   EpisodeOptions options_;
 };

@@ -34,6 +34,7 @@ struct Writer {
   void operator()(const FieldInfo& f, const int32_t& v) { out[f.name] = v; }
   void operator()(const FieldInfo& f, const uint64_t& v) { out[f.name] = v; }
   void operator()(const FieldInfo& f, const bool& v) { out[f.name] = v ? 1 : 0; }
+  void operator()(const FieldInfo& f, const HiddenSizes& v) { out[f.name] = hidden_sizes_list(v); }
   void operator()(const FieldInfo& f, const float& v) {
     if (!std::isfinite(v)) throw invalid_argument(std::string("config: ") + f.name + " is not finite");
     out[f.name] = readable_double(v);
@@ -84,6 +85,19 @@ struct Reader {
     const char* key = f.name;
     if (const auto* j = get(key, f.since)) v = integer(*j, key, 0, 1) == 1;
   }
+  void operator()(const FieldInfo& f, HiddenSizes& v) {
+    const char* key = f.name;
+    const auto* j = get(key, f.since);
+    if (!j) return;
+    if (!j->is_array() || j->size() > v.size())
+      throw format_error(std::string("config: \"") + key + "\" must be an array of at most " +
+                         std::to_string(v.size()) + " integers");
+    HiddenSizes out{};
+    for (size_t i = 0; i < j->size(); ++i)
+      out[i] = static_cast<int32_t>(integer((*j)[i], key, std::numeric_limits<int32_t>::min(),
+                                            std::numeric_limits<int32_t>::max()));
+    v = out;
+  }
   void operator()(const FieldInfo& f, uint64_t& v) {
     const char* key = f.name;
     if (const auto* j = get(key, f.since)) {
@@ -123,9 +137,9 @@ std::string config_to_json(const Config& cfg) {
 }
 
 Config config_from_json(const std::string& text, FormatVersion file_version) {
-  // Depth 1: a flat object.
+  // Depth 2: a flat object whose values may be arrays of numbers (hidden_sizes).
   const nlohmann::json in =
-      parse_json_strict(text.data(), text.data() + text.size(), 1, "metadata \"config\"");
+      parse_json_strict(text.data(), text.data() + text.size(), 2, "metadata \"config\"");
   if (!in.is_object()) throw format_error("metadata \"config\" is not a JSON object");
   Config cfg;
   std::set<std::string> known;

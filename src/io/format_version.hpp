@@ -12,7 +12,7 @@ struct FormatVersion {
 };
 
 // What this library writes.
-constexpr FormatVersion kFormatVersion{1, 2};
+constexpr FormatVersion kFormatVersion{1, 3};
 
 std::string to_string(FormatVersion v);
 

@@ -110,7 +110,17 @@ static void test_struct_layout(void** state) {
   assert_int_equal(offsetof(maml_config, grad_clip_lslr), 136);
   /* 1.2: 1.1's reserved2 */
   assert_int_equal(offsetof(maml_config, adapt_last_layers), 140);
-  assert_int_equal(sizeof(maml_config), 144);
+  /* 1.3: vector inputs and regression */
+  assert_int_equal(offsetof(maml_config, backbone), 144);
+  assert_int_equal(offsetof(maml_config, input_features), 148);
+  assert_int_equal(offsetof(maml_config, hidden_layers), 152);
+  assert_int_equal(offsetof(maml_config, hidden_sizes), 156);
+  assert_int_equal(offsetof(maml_config, activation), 188);
+  assert_int_equal(offsetof(maml_config, task_kind), 192);
+  assert_int_equal(offsetof(maml_config, n_outputs), 196);
+  assert_int_equal(offsetof(maml_config, batch_norm), 200);
+  assert_int_equal(offsetof(maml_config, reserved3), 204);
+  assert_int_equal(sizeof(maml_config), 208);
 
   assert_int_equal(offsetof(maml_tasks, num_tasks), 4);
   assert_int_equal(offsetof(maml_tasks, support_size), 8);
@@ -119,7 +129,9 @@ static void test_struct_layout(void** state) {
   assert_int_equal(offsetof(maml_tasks, support_y), 24);
   assert_int_equal(offsetof(maml_tasks, query_x), 32);
   assert_int_equal(offsetof(maml_tasks, query_y), 40);
-  assert_int_equal(sizeof(maml_tasks), 48);
+  assert_int_equal(offsetof(maml_tasks, support_t), 48);
+  assert_int_equal(offsetof(maml_tasks, query_t), 56);
+  assert_int_equal(sizeof(maml_tasks), 64);
 
   assert_int_equal(offsetof(maml_metrics, loss), 4);
   assert_int_equal(offsetof(maml_metrics, accuracy), 8);

@@ -583,7 +583,7 @@ static void check_batch_errors(batch_call call, const char* name) {
 
   t = b.t; t.struct_size = 0;
   EXPECT_FAIL(call(m, &t, &mt), MAML_E_INVALID_ARGUMENT, "struct_size");
-  t = b.t; t.struct_size = sizeof(maml_tasks) - 8;
+  t = b.t; t.struct_size = 40; /* smaller than the 1.0 struct (48 bytes) */
   EXPECT_FAIL(call(m, &t, &mt), MAML_E_INVALID_ARGUMENT, "struct_size");
   newer.t = b.t;
   newer.t.struct_size = sizeof newer;

@@ -304,6 +304,130 @@ def test_head_only():
     check("adapt_last_layers" in p.stderr, "error message:\n" + p.stderr)
 
 
+def test_sinusoid():
+    """--dataset sinusoid (1.3): an MLP regression model trains from the shipped config, eval
+    reports MSE with a 95% CI (JSON has no accuracy), and mismatched models are refused."""
+    d = work("sinusoid")
+    out = os.path.join(d, "run")
+    config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "sinusoid-mamlpp.json")
+    p = run(["train", "--config", config, "--out", out, "--epochs", "2", "--iters-per-epoch", "20",
+             "--val-tasks", "10"])
+    check("val mse" in p.stdout and "epoch 2/2" in p.stdout, "train summary:\n" + p.stdout)
+    js = os.path.join(d, "eval.json")
+    p = run(["eval", "--checkpoints", out, "--tasks", "50", "--json", js])
+    check("mse " in p.stdout and "95% CI" in p.stdout, "eval summary:\n" + p.stdout)
+    with open(js) as f:
+        j = json.load(f)
+    check(j["task_kind"] == "regression" and j["accuracy"] is None and len(j["per_task_loss"]) == 50,
+          "eval json: %r" % {k: j[k] for k in ("task_kind", "accuracy", "loss")})
+    # An untrained model predicts worse than the trained one: the MSE of the sinusoids (about
+    # A^2/2 = 4.2 on average) against what two epochs reach.
+    check(0.0 < j["loss"] < 4.0, "post-adaptation MSE after 40 steps: %r" % j["loss"])
+    p = run(["inspect", "--model", os.path.join(out, "latest.maml")])
+    check("regression (1 output), MLP 1 -> 40 -> 40 -> head, relu" in p.stdout and "layer0.linear.weight" in p.stdout,
+          "inspect:\n" + p.stdout)
+    # Images for an MLP model, vectors for a conv model: usage errors naming the fields.
+    p = run(["train", "--out", os.path.join(d, "bad1"), "--epochs", "1", "--iters-per-epoch", "1",
+             "--set", "backbone=mlp"] + TINY, rc=1)
+    check("backbone=conv" in p.stderr, "images for an MLP:\n" + p.stderr)
+    p = run(["train", "--out", os.path.join(d, "bad2"), "--dataset", "sinusoid", "--epochs", "1",
+             "--iters-per-epoch", "1"], rc=1)
+    check("backbone=mlp" in p.stderr and "task_kind=regression" in p.stderr, "sinusoid for a conv model:\n" + p.stderr)
+    p = run(["train", "--out", os.path.join(d, "bad3"), "--config", config, "--set", "hidden_sizes=40,40,40",
+             "--epochs", "1", "--iters-per-epoch", "1"], rc=1)
+    check("hidden_sizes[2]" in p.stderr, "hidden sizes past hidden_layers:\n" + p.stderr)
+
+
+def write_text(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def test_csv_dataset():
+    """--dataset csv (1.3): a classification table and a regression table (tasks grouped by a
+    column) train MLP models; predict takes CSV rows; ragged, non-numeric and too-small tables are
+    refused naming the file and line."""
+    import random
+    d = work("csv_dataset")
+    rng = random.Random(3)
+    # Classification: 12 classes of 6 rows, 3 features around a class centre.
+    rows = ["f0,f1,f2,label"]
+    for c in range(12):
+        centre = [rng.uniform(-3, 3) for _ in range(3)]
+        for _ in range(6):
+            rows.append(",".join("%.4f" % (v + rng.gauss(0, 0.3)) for v in centre) + ",class%02d" % c)
+    cls = os.path.join(d, "classes.csv")
+    write_text(cls, "\n".join(rows) + "\n")
+    mlp = ["--set", "backbone=mlp", "--set", "input_features=3", "--set", "hidden_sizes=16,16"]
+    out = os.path.join(d, "cls_run")
+    p = run(["train", "--dataset", "csv", "--data-dir", cls, "--out", out, "--n-way", "3", "--k-shot", "1",
+             "--q-query", "2", "--epochs", "2", "--iters-per-epoch", "5", "--batch-size", "2", "--val-tasks", "4",
+             "--set", "split_fractions=[0.5,0.25]"] + mlp)
+    check("epoch 2/2" in p.stdout and "acc" in p.stdout, "csv classification training:\n" + p.stdout)
+    # predict: support rows with labels, query rows laid out the same (scored) or features alone.
+    support = os.path.join(d, "support.csv")
+    write_text(support, "\n".join(rows[:1] + [rows[1], rows[7], rows[13]]) + "\n")
+    query = os.path.join(d, "query.csv")
+    write_text(query, "\n".join(rows[:1] + [rows[2], rows[8], rows[14]]) + "\n")
+    p = run(["predict", "--model", os.path.join(out, "latest.maml"), "--support-csv", support, "--query-csv", query])
+    check("# query accuracy" in p.stdout and p.stdout.count(" -> class") == 3, "csv predict:\n" + p.stdout)
+    features = os.path.join(d, "features.csv")
+    write_text(features, "f0,f1,f2\n" + "\n".join(r.rsplit(",", 1)[0] for r in [rows[2], rows[8]]) + "\n")
+    p = run(["predict", "--model", os.path.join(out, "latest.maml"), "--support-csv", support, "--query-csv",
+             features, "--json"])
+    lines = [json.loads(x) for x in p.stdout.splitlines()]
+    check(len(lines) == 2 and all(abs(sum(x["probabilities"].values()) - 1) < 1e-4 for x in lines), p.stdout)
+
+    # Regression: tasks y = a*x + b grouped by a user column, 8 users of 12 rows.
+    rows = ["user,x,y"]
+    for u in range(8):
+        a, b = rng.uniform(-2, 2), rng.uniform(-1, 1)
+        for _ in range(12):
+            x = rng.uniform(-1, 1)
+            rows.append("u%d,%.4f,%.4f" % (u, x, a * x + b))
+    reg = os.path.join(d, "users.csv")
+    write_text(reg, "\n".join(rows) + "\n")
+    out = os.path.join(d, "reg_run")
+    reg_model = mlp[:2] + ["--set", "input_features=1", "--set", "hidden_sizes=16,16", "--set",
+                           "task_kind=regression"]
+    p = run(["train", "--dataset", "csv", "--data-dir", reg, "--set", "csv_task=user", "--out", out, "--k-shot", "4",
+             "--q-query", "4", "--epochs", "2", "--iters-per-epoch", "5", "--batch-size", "2", "--val-tasks", "4",
+             "--set", "split_fractions=[0.5,0.25]"] + reg_model)
+    check("val mse" in p.stdout, "csv regression training:\n" + p.stdout)
+    p = run(["eval", "--checkpoints", out, "--tasks", "6"])
+    check("mse " in p.stdout, "csv regression eval:\n" + p.stdout)
+    support = os.path.join(d, "reg_support.csv")
+    write_text(support, "x,y\n" + "\n".join(r.split(",", 1)[1] for r in rows[1:5]) + "\n")
+    xs = os.path.join(d, "xs.csv")
+    write_text(xs, "x\n0.5\n-0.5\n")
+    p = run(["predict", "--model", os.path.join(out, "latest.maml"), "--support-csv", support, "--query-csv", xs,
+             "--json"])
+    values = [json.loads(x)["values"] for x in p.stdout.splitlines()]
+    check(len(values) == 2 and all(len(v) == 1 for v in values), "regression predict:\n" + p.stdout)
+    p0 = run(["predict", "--model", os.path.join(out, "latest.maml"), "--support-csv", support, "--query-csv", xs,
+              "--json", "--inner-steps", "0"])
+    check([json.loads(x)["values"] for x in p0.stdout.splitlines()] != values, "0 steps must differ from adapted")
+
+    # Bad tables: a data error (exit 2) naming the file and line.
+    base = ["train", "--dataset", "csv", "--out", os.path.join(d, "bad"), "--q-query", "2", "--epochs", "1",
+            "--iters-per-epoch", "1", "--batch-size", "2", "--val-tasks", "0",
+            "--set", "split_fractions=[0.5,0.25]"] + mlp
+    bad = os.path.join(d, "ragged.csv")
+    write_text(bad, "f0,f1,f2,label\n1,2,3,a\n1,2,a\n")
+    p = run(base + ["--data-dir", bad, "--n-way", "3"], rc=2)
+    check("ragged.csv, line 3" in p.stderr, "ragged rows:\n" + p.stderr)
+    write_text(bad, "f0,f1,f2,label\n1,2,3,a\n1,x,3,b\n")
+    p = run(base + ["--data-dir", bad, "--n-way", "3"], rc=2)
+    check("line 3" in p.stderr and "'x' is not a number" in p.stderr, "non-numeric cell:\n" + p.stderr)
+    p = run(base + ["--data-dir", cls, "--n-way", "7"], rc=2)
+    check("fewer than n_way = 7" in p.stderr, "too few classes:\n" + p.stderr)
+    p = run(base + ["--data-dir", cls, "--n-way", "3", "--k-shot", "5"], rc=2)
+    check("fewer than k_shot + q_query" in p.stderr, "too few rows:\n" + p.stderr)
+    p = run([x if x != "input_features=3" else "input_features=4" for x in base] + ["--data-dir", cls, "--n-way", "3"],
+            rc=2)
+    check("set input_features=3" in p.stderr, "feature count:\n" + p.stderr)
+
+
 def test_train_metrics_and_pruning():
     d = work("train_metrics")
     out = os.path.join(d, "run")

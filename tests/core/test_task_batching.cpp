@@ -7,6 +7,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
 #include <tuple>
 
 #include "core/meta_learner.hpp"
@@ -15,7 +16,7 @@ using namespace mamlpp;
 
 namespace {
 
-enum class Variant { MamlPlusPlus, PlainMaml, Strided };
+enum class Variant { MamlPlusPlus, PlainMaml, Strided, MlpRegression };
 
 Config config_for(Variant v, bool second_order, BnStats bn) {
   Config c;
@@ -33,6 +34,13 @@ Config config_for(Variant v, bool second_order, BnStats bn) {
   c.device_type = DeviceType::Cpu;
   c.seed = 5;
   if (v == Variant::Strided) c.max_pool = false;  // stride-2 convs + global average pool
+  if (v == Variant::MlpRegression) {  // vectors through 2 hidden layers, 2 real outputs, MSE
+    c.backbone = Backbone::Mlp;
+    c.input_features = 5;
+    c.hidden_sizes = HiddenSizes{6, 4, 0, 0, 0, 0, 0, 0};
+    c.task_kind = TaskKind::Regression;
+    c.n_outputs = 2;
+  }
   if (v == Variant::PlainMaml) {
     c.learn_inner_lr = false;
     c.per_step_bn = false;
@@ -47,8 +55,18 @@ TaskTensors random_tasks(const Config& c, int64_t tasks, uint64_t seed) {
   const auto opts = at::TensorOptions().dtype(at::kDouble);
   TaskTensors t;
   const int64_t ns = c.n_way * 2, nq = c.n_way * 3;
-  t.support_x = at::empty({tasks, ns, 1, c.image_height, c.image_width}, opts).normal_(0, 1, gen);
-  t.query_x = at::empty({tasks, nq, 1, c.image_height, c.image_width}, opts).normal_(0, 1, gen);
+  auto shape = [&](int64_t n) {
+    std::vector<int64_t> s{tasks, n};
+    for (int64_t d : example_shape(c)) s.push_back(d);
+    return s;
+  };
+  t.support_x = at::empty(shape(ns), opts).normal_(0, 1, gen);
+  t.query_x = at::empty(shape(nq), opts).normal_(0, 1, gen);
+  if (c.task_kind == TaskKind::Regression) {
+    t.support_y = at::empty({tasks, ns, c.n_outputs}, opts).normal_(0, 1, gen);
+    t.query_y = at::empty({tasks, nq, c.n_outputs}, opts).normal_(0, 1, gen);
+    return t;
+  }
   t.support_y = at::arange(ns, at::kLong).remainder(c.n_way).repeat({tasks, 1});
   t.query_y = at::arange(nq, at::kLong).remainder(c.n_way).repeat({tasks, 1});
   return t;
@@ -90,7 +108,11 @@ TEST_P(LoopVsBatched, SameMetaGradientsMetricsAndPredictions) {
 
   const Metrics ea = loop.evaluate(t), eb = batched.evaluate(t);
   EXPECT_NEAR(ea.loss, eb.loss, 1e-9 * std::abs(ea.loss));
-  EXPECT_DOUBLE_EQ(ea.accuracy, eb.accuracy);
+  if (c.task_kind == TaskKind::Regression) {
+    EXPECT_TRUE(std::isnan(ea.accuracy) && std::isnan(eb.accuracy));
+  } else {
+    EXPECT_DOUBLE_EQ(ea.accuracy, eb.accuracy);
+  }
 
   const auto la = loop.adapt(t), lb = batched.adapt(t);
   ASSERT_EQ(la.size(), 4u);
@@ -102,11 +124,15 @@ TEST_P(LoopVsBatched, SameMetaGradientsMetricsAndPredictions) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllModes, LoopVsBatched,
-    ::testing::Combine(::testing::Values(Variant::MamlPlusPlus, Variant::PlainMaml, Variant::Strided),
+    ::testing::Combine(::testing::Values(Variant::MamlPlusPlus, Variant::PlainMaml, Variant::Strided,
+                                         Variant::MlpRegression),
                        ::testing::Bool(),
                        ::testing::Values(BnStats::Support, BnStats::Running, BnStats::Transductive)),
     [](const ::testing::TestParamInfo<LoopVsBatched::ParamType>& info) {
       const Variant v = std::get<0>(info.param);
-      return std::string(v == Variant::MamlPlusPlus ? "MamlPlusPlus" : v == Variant::PlainMaml ? "PlainMaml" : "Strided") +
+      return std::string(v == Variant::MamlPlusPlus ? "MamlPlusPlus"
+                         : v == Variant::PlainMaml  ? "PlainMaml"
+                         : v == Variant::Strided    ? "Strided"
+                                                    : "MlpRegression") +
              (std::get<1>(info.param) ? "_SecondOrder_" : "_FirstOrder_") + to_string(std::get<2>(info.param));
     });

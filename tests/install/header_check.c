@@ -4,7 +4,7 @@
 
 int main(void) {
   maml_config cfg;
-  maml_tasks tasks = {sizeof(maml_tasks), 0, 0, 0, 0, 0, 0, 0};
+  maml_tasks tasks = {sizeof(maml_tasks), 0, 0, 0, 0, 0, 0, 0, 0, 0};
   maml_metrics metrics = {sizeof(maml_metrics), 0.0f, 0.0f, 0.0f, 0, 0, 0, 0};
   maml_status (*create)(const maml_config*, maml_model**) = maml_create;
   maml_config_init(&cfg);

@@ -28,7 +28,7 @@ TEST(Interop, PythonStandardLibraryReadsTheFile) {
     atomic_write_file(stem + ".maml", encode_model_file(model));
 
     nlohmann::json expect;
-    expect["metadata"] = {{"format", "libmamlpp"}, {"format_version", "1.2"},
+    expect["metadata"] = {{"format", "libmamlpp"}, {"format_version", "1.3"},
                           {"step", "77"},          {"has_optimizer", "true"},
                           {"dtype", dtype == DType::Float64 ? "float64" : "float32"}};
     expect["n_way"] = cfg.n_way;

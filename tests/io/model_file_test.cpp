@@ -40,13 +40,27 @@ Config variant(int which) {
     case 2: c.learn_inner_lr = false; c.per_step_bn = false; break;
     case 3: c.max_pool = false; c.num_stages = 2; c.image_channels = 3; c.n_way = 3; break;
     case 4: c.num_stages = 2; c.adapt_last_layers = 1; break;  // ANIL: inner rates for the head only
+    case 5:  // 1.3: an MLP regression model
+      c.backbone = Backbone::Mlp;
+      c.input_features = 3;
+      c.hidden_layers = 3;
+      c.hidden_sizes = HiddenSizes{5, 4, 2, 0, 0, 0, 0, 0};
+      c.activation = Activation::Relu;
+      c.task_kind = TaskKind::Regression;
+      c.n_outputs = 2;
+      break;
+    case 6:  // 1.3: an MLP classifier without batch norm (no bn.* tensors)
+      c.backbone = Backbone::Mlp;
+      c.input_features = 4;
+      c.batch_norm = false;
+      break;
     default: break;
   }
   return c;
 }
 
 TEST(ModelFile, RoundTripIsByteExact) {
-  for (int v = 0; v < 5; ++v)
+  for (int v = 0; v < 7; ++v)
     for (bool opt : {true, false}) {
       SCOPED_TRACE("variant " + std::to_string(v) + (opt ? " with optimizer" : " inference only"));
       const ModelFile m = make_model(variant(v), opt, 3, 1234);
@@ -54,7 +68,7 @@ TEST(ModelFile, RoundTripIsByteExact) {
       const ModelFile back = decode(bytes);
       expect_same(m, back);
       EXPECT_EQ(encode_model_file(back), bytes);
-      EXPECT_EQ(back.format_version, "1.2");
+      EXPECT_EQ(back.format_version, "1.3");
       EXPECT_EQ(back.library_version, MAMLPP_VERSION_STRING);
     }
 }
@@ -111,7 +125,7 @@ TEST(ModelFile, MetadataKeysAndFormats) {
   const auto& md = sf.metadata;
   EXPECT_EQ(md.size(), 7u);
   EXPECT_EQ(md.at("format"), "libmamlpp");
-  EXPECT_EQ(md.at("format_version"), "1.2");
+  EXPECT_EQ(md.at("format_version"), "1.3");
   EXPECT_EQ(md.at("library_version"), MAMLPP_VERSION_STRING);
   EXPECT_EQ(md.at("step"), "42");
   EXPECT_EQ(md.at("has_optimizer"), "true");
@@ -125,7 +139,8 @@ TEST(ModelFile, MetadataKeysAndFormats) {
             "\"adam_beta1\":0.9,\"adam_beta2\":0.99,\"grad_clip\":0.0,\"epochs\":150,"
             "\"iters_per_epoch\":500,\"device_type\":0,\"device_index\":0,\"seed\":7,"
             "\"task_batching\":0,\"num_threads\":0,\"dtype\":0,\"grad_clip_lslr\":0,"
-            "\"adapt_last_layers\":0}");
+            "\"adapt_last_layers\":0,\"backbone\":0,\"input_features\":1,\"hidden_layers\":2,"
+            "\"hidden_sizes\":[40,40],\"activation\":0,\"task_kind\":0,\"n_outputs\":1,\"batch_norm\":1}");
 }
 
 TEST(ModelFile, ConfigJsonRoundTripsEveryFieldExactly) {
@@ -237,7 +252,7 @@ std::vector<uint8_t> with_config(const std::function<void(nlohmann::ordered_json
 }
 
 TEST(ModelFileDecode, NewerMajorIsRefusedNamingBothVersions) {
-  const std::string want = "file format 2.0 is newer than this library's 1.2; upgrade libmamlpp";
+  const std::string want = "file format 2.0 is newer than this library's 1.3; upgrade libmamlpp";
   EXPECT_EQ(decode_error(with_metadata("format_version", "2.0")), want);
   // Even when the newer major also changed the layout beyond what this reader accepts.
   EditableFile f(tiny_file(false));
@@ -273,6 +288,9 @@ TEST(ModelFileDecode, OlderMinorGetsTheDefaultsOfLaterFields) {
   ASSERT_TRUE(cfg.contains("adapt_last_layers"));
   cfg.erase("grad_clip_lslr");
   cfg.erase("adapt_last_layers");
+  for (const char* field : {"backbone", "input_features", "hidden_layers", "hidden_sizes", "activation", "task_kind",
+                            "n_outputs", "batch_norm"})
+    cfg.erase(field);
   f.metadata["config"] = cfg.dump();
   const ModelFile back = decode(f.build());
   EXPECT_EQ(back.format_version, "1.0");
@@ -289,6 +307,18 @@ TEST(ModelFileDecode, OlderMinorGetsTheDefaultsOfLaterFields) {
   // The 1.2 field missing from a 1.2 file is an error.
   f.metadata["format_version"] = "1.2";
   EXPECT_EQ(decode_error(f.build()), "config: missing field \"adapt_last_layers\"");
+  // A 1.2 file has adapt_last_layers but none of the 1.3 fields: a conv classifier, as before.
+  cfg["adapt_last_layers"] = 0;
+  f.metadata["config"] = cfg.dump();
+  const ModelFile v12 = decode(f.build());
+  EXPECT_EQ(v12.config.backbone, Backbone::Conv);
+  EXPECT_EQ(v12.config.task_kind, TaskKind::Classification);
+  EXPECT_TRUE(v12.config.batch_norm);
+  EXPECT_EQ(v12.config.activation, Activation::LeakyRelu);
+  EXPECT_EQ(v12.config.hidden_sizes, kDefaultHiddenSizes);
+  // The 1.3 fields missing from a 1.3 file are an error.
+  f.metadata["format_version"] = "1.3";
+  EXPECT_EQ(decode_error(f.build()), "config: missing field \"backbone\"");
 }
 
 TEST(ModelFileDecode, FormatAndVersionMetadata) {
@@ -331,7 +361,7 @@ TEST(ModelFileDecode, ConfigProblems) {
   EXPECT_EQ(decode_error(with_config([](auto& c) { c.erase("seed"); })),
             "config: missing field \"seed\"");
   EXPECT_EQ(decode_error(with_config([](auto& c) { c["surprise"] = 1; })),
-            "config: unexpected field 'surprise' in a format 1.2 file");
+            "config: unexpected field 'surprise' in a format 1.3 file");
   EXPECT_EQ(decode_error(with_config([](auto& c) { c["n_way"] = 2.5; })),
             "config: \"n_way\" must be an integer");
   EXPECT_EQ(decode_error(with_config([](auto& c) { c["n_way"] = 1ll << 40; })),
@@ -344,8 +374,15 @@ TEST(ModelFileDecode, ConfigProblems) {
             "config: \"inner_lr\" is out of float range");
   EXPECT_EQ(decode_error(with_config([](auto& c) { c["inner_lr"] = "0.1"; })),
             "config: \"inner_lr\" must be a number");
-  EXPECT_EQ(decode_error(with_config([](auto& c) { c["nested"] = {1}; })),
-            "metadata \"config\": JSON nested deeper than 1 levels");
+  EXPECT_EQ(decode_error(with_config([](auto& c) { c["nested"] = {{"a", {1}}}; })),
+            "metadata \"config\": JSON nested deeper than 2 levels");
+  // hidden_sizes: an array of at most 8 integers.
+  EXPECT_EQ(decode_error(with_config([](auto& c) { c["hidden_sizes"] = 40; })),
+            "config: \"hidden_sizes\" must be an array of at most 8 integers");
+  EXPECT_EQ(decode_error(with_config([](auto& c) { c["hidden_sizes"] = {1, 2, 3, 4, 5, 6, 7, 8, 9}; })),
+            "config: \"hidden_sizes\" must be an array of at most 8 integers");
+  EXPECT_EQ(decode_error(with_config([](auto& c) { c["hidden_sizes"] = {40, 2.5}; })),
+            "config: \"hidden_sizes\" must be an integer");
   // Semantically invalid: mamlpp::validate's message, as a format error.
   EXPECT_EQ(decode_error(with_config([](auto& c) { c["num_stages"] = 0; })),
             "metadata \"config\": invalid config: num_stages must be in [1, 16], got 0");

@@ -70,8 +70,17 @@ static const field config_fields[] = {
     F(maml_config, reserved1, "int32_t"),
     F(maml_config, grad_clip_lslr, "int32_t"),
     F(maml_config, adapt_last_layers, "int32_t"),
+    F(maml_config, backbone, "int32_t"),
+    F(maml_config, input_features, "int32_t"),
+    F(maml_config, hidden_layers, "int32_t"),
+    F(maml_config, hidden_sizes, "int32_t[8]"),
+    F(maml_config, activation, "int32_t"),
+    F(maml_config, task_kind, "int32_t"),
+    F(maml_config, n_outputs, "int32_t"),
+    F(maml_config, batch_norm, "int32_t"),
+    F(maml_config, reserved3, "int32_t"),
 };
-CHECK_LAST(maml_config, adapt_last_layers);
+CHECK_LAST(maml_config, reserved3);
 
 static const field tasks_fields[] = {
     F(maml_tasks, struct_size, "uint32_t"),
@@ -82,8 +91,10 @@ static const field tasks_fields[] = {
     F(maml_tasks, support_y, "const int32_t*"),
     F(maml_tasks, query_x, "const float*"),
     F(maml_tasks, query_y, "const int32_t*"),
+    F(maml_tasks, support_t, "const float*"),
+    F(maml_tasks, query_t, "const float*"),
 };
-CHECK_LAST(maml_tasks, query_y);
+CHECK_LAST(maml_tasks, query_t);
 
 static const field metrics_fields[] = {
     F(maml_metrics, struct_size, "uint32_t"),
