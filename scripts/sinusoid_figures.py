@@ -37,9 +37,9 @@ def sh(args, **kw):
     return p.stdout
 
 
-def train(a, variant, k, iterations):
+def train(a, variant, k, iterations, sets=(), suffix=""):
     """One run: mamlpp train; returns its folder and training seconds."""
-    name = "%s-k%d-%dk" % (variant, k, iterations // 1000)
+    name = "%s%s-k%d-%dk" % (variant, suffix, k, iterations // 1000)
     d = os.path.join(a.runs, name)
     marker = os.path.join(d, "done")
     if os.path.exists(marker):
@@ -50,6 +50,8 @@ def train(a, variant, k, iterations):
     t0 = time.time()
     args = [a.mamlpp, "train", "--config", config, "--out", d, "--k-shot", str(k), "--epochs",
             str(iterations // 1000), "--iters-per-epoch", "1000", "--val-tasks", "100"]
+    for kv in sets:
+        args += ["--set", kv]
     if os.path.isdir(d):
         args = [a.mamlpp, "train", "--resume", d]
     sh(args)
@@ -140,16 +142,20 @@ def main():
     a.repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     os.makedirs(a.runs, exist_ok=True)
     os.makedirs(a.out, exist_ok=True)
-    plan = [(v, k, a.iterations) for k in (10, 5) for v in ("maml", "mamlpp")]
+    # (label, config, K, steps, --set overrides, run-name suffix)
+    plan = [(("MAML" if v == "maml" else "MAML++"), v, k, a.iterations, (), "") for k in (10, 5)
+            for v in ("maml", "mamlpp")]
+    # MAML++ with its per-step batch norm on: BN standardises the first layer's one input per task.
+    plan.append(("MAML++ with per-step BN", "mamlpp", 10, a.iterations, ("batch_norm=true", "per_step_bn=true"), "-bn"))
     if a.paper_iterations:
-        plan += [("maml", k, a.paper_iterations) for k in (10, 5)]
+        plan += [("MAML", "maml", k, a.paper_iterations, (), "") for k in (10, 5)]
     rows, models = [], {}
-    for variant, k, iterations in plan:
-        d, seconds = train(a, variant, k, iterations)
+    for label, variant, k, iterations, sets, suffix in plan:
+        d, seconds = train(a, variant, k, iterations, sets, suffix)
         e = evaluate(a, d)
-        rows.append((variant, k, iterations, e["loss"], e["loss_ci95"], seconds))
-        models[(variant, k, iterations)] = os.path.join(d, "latest.maml")
-        log("%s K=%d %d steps: mse %.4f +- %.4f" % (variant, k, iterations, e["loss"], e["loss_ci95"]))
+        rows.append((label, k, iterations, e["loss"], e["loss_ci95"], seconds))
+        models[(variant + suffix, k, iterations)] = os.path.join(d, "latest.maml")
+        log("%s K=%d %d steps: mse %.4f +- %.4f" % (label, k, iterations, e["loss"], e["loss_ci95"]))
     rng = random.Random(2017)
     tasks = []
     for _ in range(3):
@@ -164,9 +170,8 @@ def main():
     with open(os.path.join(a.out, "sinusoid.md"), "w") as f:
         f.write("| model | K | meta-train steps | MSE after 10 steps, 600 test tasks (95% CI) | training time |\n")
         f.write("|---|---|---|---|---|\n")
-        for variant, k, iterations, mse, ci, seconds in rows:
-            f.write("| %s | %d | %d | %.4f ± %.4f | %.0f s |\n" %
-                    ("MAML" if variant == "maml" else "MAML++", k, iterations, mse, ci, seconds))
+        for label, k, iterations, mse, ci, seconds in rows:
+            f.write("| %s | %d | %d | %.4f ± %.4f | %.0f s |\n" % (label, k, iterations, mse, ci, seconds))
     log("wrote %s" % os.path.join(a.out, "sinusoid.md"))
 
 

@@ -407,6 +407,13 @@ def test_csv_dataset():
     p0 = run(["predict", "--model", os.path.join(out, "latest.maml"), "--support-csv", support, "--query-csv", xs,
               "--json", "--inner-steps", "0"])
     check([json.loads(x)["values"] for x in p0.stdout.splitlines()] != values, "0 steps must differ from adapted")
+    p = run(["train", "--dataset", "csv", "--data-dir", reg, "--set", "csv_task=user", "--out", os.path.join(d, "bad_reg"),
+             "--k-shot", "10", "--q-query", "4", "--epochs", "1", "--iters-per-epoch", "1", "--batch-size", "2",
+             "--set", "split_fractions=[0.5,0.25]"] + reg_model, rc=2)
+    check("has 12 rows, fewer than k_shot + q_query = 14" in p.stderr, "too few rows per task:\n" + p.stderr)
+    p = run(["train", "--dataset", "csv", "--data-dir", reg, "--out", os.path.join(d, "bad_reg2"), "--epochs", "1",
+             "--iters-per-epoch", "1"] + reg_model, rc=1)
+    check("csv_task" in p.stderr, "a regression table without a task column:\n" + p.stderr)
 
     # Bad tables: a data error (exit 2) naming the file and line.
     base = ["train", "--dataset", "csv", "--out", os.path.join(d, "bad"), "--q-query", "2", "--epochs", "1",
