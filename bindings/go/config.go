@@ -42,6 +42,42 @@ const (
 	DtypeFloat64 Dtype = C.MAML_DTYPE_FLOAT64
 )
 
+// Backbone is what one example is and what processes it (MAML_BACKBONE_*). Since 1.3.
+type Backbone int32
+
+const (
+	BackboneConv Backbone = C.MAML_BACKBONE_CONV // images (C*H*W floats) through conv stages
+	BackboneMLP  Backbone = C.MAML_BACKBONE_MLP  // vectors (InputFeatures floats), linear layers
+)
+
+// MaxHiddenLayers is the length of Config.HiddenSizes (MAML_MAX_HIDDEN_LAYERS). Since 1.3.
+const MaxHiddenLayers = C.MAML_MAX_HIDDEN_LAYERS
+
+// Config.HiddenSizes is [8]int32: these fail to compile if the header's length differs.
+var (
+	_ [MaxHiddenLayers - 8]struct{}
+	_ [8 - MaxHiddenLayers]struct{}
+)
+
+// Activation follows every conv stage or hidden layer (MAML_ACTIVATION_*). Since 1.3.
+type Activation int32
+
+const (
+	ActivationLeakyReLU Activation = C.MAML_ACTIVATION_LEAKY_RELU // slope 0.01 below zero
+	ActivationReLU      Activation = C.MAML_ACTIVATION_RELU       // the MAML paper's sinusoid net
+)
+
+// TaskKind is what a model predicts (MAML_TASK_*). Since 1.3.
+type TaskKind int32
+
+const (
+	// TaskClassification: NWay classes, int32 labels, cross-entropy, accuracy.
+	TaskClassification TaskKind = C.MAML_TASK_CLASSIFICATION
+	// TaskRegression: NOutputs real values per example, float32 targets, mean squared error;
+	// Metrics.Accuracy is NaN (not applicable).
+	TaskRegression TaskKind = C.MAML_TASK_REGRESSION
+)
+
 // Config is maml_config with Go types (flags as bool, MAML_* constants as named types). Each
 // field's default is in parentheses; the C header gives its range, and NewModel checks it.
 // DefaultConfig returns the MAML++ Omniglot 5-way 1-shot configuration, filled by the library.
@@ -88,6 +124,16 @@ type Config struct {
 	// Since 1.2, in the slot 1.1 named reserved2: a 1.1 library refuses a non-zero value with
 	// ErrUnsupported.
 	AdaptLastLayers int32
+	// Since 1.3 (a library older than 1.3 refuses a non-zero value in any of the fields below
+	// with ErrUnsupported): the MLP backbone and regression.
+	Backbone      Backbone   // what one example is: images (conv) or vectors (MLP) (BackboneConv)
+	InputFeatures int32      // MLP: features per example, D; [1, 1048576] (1)
+	HiddenLayers  int32      // MLP: hidden layers L, each linear, BN, activation; [1, 8] (2)
+	HiddenSizes   [8]int32   // MLP: units of layers 0..L-1, each [1, 65536]; then 0 ({40, 40, 0...})
+	Activation    Activation // after every conv stage or hidden layer (ActivationLeakyReLU)
+	TaskKind      TaskKind   // classification (labels) or regression (targets) (TaskClassification)
+	NOutputs      int32      // regression: values per example, M; [1, 100000] (1)
+	BatchNorm     bool       // BN after every conv stage or hidden layer; false: none (true)
 }
 
 // defaultsC is the library's defaults for the maml_config this package was compiled with
@@ -109,12 +155,27 @@ func DefaultConfig() Config {
 	return configFromC(&c)
 }
 
-// ExampleLen is C*H*W, the float32 values of one image (0 if a dimension is not positive).
+// ExampleLen is the float32 values of one example: C*H*W of an image, or InputFeatures for the
+// MLP backbone (0 if a dimension is not positive).
 func (c Config) ExampleLen() int {
+	if c.Backbone == BackboneMLP {
+		if c.InputFeatures <= 0 {
+			return 0
+		}
+		return int(c.InputFeatures)
+	}
 	if c.ImageChannels <= 0 || c.ImageHeight <= 0 || c.ImageWidth <= 0 {
 		return 0
 	}
 	return int(c.ImageChannels) * int(c.ImageHeight) * int(c.ImageWidth)
+}
+
+// OutputLen is the width of a prediction row: NWay for a classifier, NOutputs for regression.
+func (c Config) OutputLen() int {
+	if c.TaskKind == TaskRegression {
+		return int(c.NOutputs)
+	}
+	return int(c.NWay)
 }
 
 func cbool(b bool) C.int32_t {
@@ -160,10 +221,24 @@ func (c Config) toC() C.maml_config {
 	o.dtype = C.int32_t(c.Dtype)
 	o.grad_clip_lslr = cbool(c.GradClipLSLR)
 	o.adapt_last_layers = C.int32_t(c.AdaptLastLayers)
+	o.backbone = C.int32_t(c.Backbone)
+	o.input_features = C.int32_t(c.InputFeatures)
+	o.hidden_layers = C.int32_t(c.HiddenLayers)
+	for i := range o.hidden_sizes {
+		o.hidden_sizes[i] = C.int32_t(c.HiddenSizes[i])
+	}
+	o.activation = C.int32_t(c.Activation)
+	o.task_kind = C.int32_t(c.TaskKind)
+	o.n_outputs = C.int32_t(c.NOutputs)
+	o.batch_norm = cbool(c.BatchNorm)
 	return o
 }
 
 func configFromC(o *C.maml_config) Config {
+	var hidden [8]int32
+	for i := range hidden {
+		hidden[i] = int32(o.hidden_sizes[i])
+	}
 	return Config{
 		NWay:             int32(o.n_way),
 		ImageChannels:    int32(o.image_channels),
@@ -197,5 +272,13 @@ func configFromC(o *C.maml_config) Config {
 		Dtype:            Dtype(o.dtype),
 		GradClipLSLR:     o.grad_clip_lslr != 0,
 		AdaptLastLayers:  int32(o.adapt_last_layers),
+		Backbone:         Backbone(o.backbone),
+		InputFeatures:    int32(o.input_features),
+		HiddenLayers:     int32(o.hidden_layers),
+		HiddenSizes:      hidden,
+		Activation:       Activation(o.activation),
+		TaskKind:         TaskKind(o.task_kind),
+		NOutputs:         int32(o.n_outputs),
+		BatchNorm:        o.batch_norm != 0,
 	}
 }

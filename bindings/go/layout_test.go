@@ -2,6 +2,7 @@ package mamlpp_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -12,8 +13,9 @@ import (
 
 // cgo compiles the package against mamlpp.h itself, so C struct sizes and offsets cannot drift
 // from the header (a renamed or removed field is a compile error). What cgo cannot catch is a
-// field the header adds but the Go Config/Metrics do not expose; this test compares the field
-// lists with the C layout JSON that CTest passes in MAMLPP_LAYOUT_JSON (skipped when unset).
+// field the header adds but the Go Config/Tasks/Metrics do not expose; this test compares the
+// field lists with the C layout JSON that CTest passes in MAMLPP_LAYOUT_JSON (skipped when
+// unset), and an array field's length with the Go array's.
 
 type layout struct {
 	Format     int `json:"format"`
@@ -22,6 +24,8 @@ type layout struct {
 		Size   int `json:"size"`
 		Fields []struct {
 			Name string `json:"name"`
+			Type string `json:"type"`
+			Size int    `json:"size"`
 		} `json:"fields"`
 	} `json:"structs"`
 }
@@ -43,7 +47,8 @@ func goName(c string) string {
 func TestGoNames(t *testing.T) {
 	for c, g := range map[string]string{"n_way": "NWay", "learn_inner_lr": "LearnInnerLR",
 		"per_step_bn": "PerStepBN", "msl_epochs": "MSLEpochs", "meta_lr_min": "MetaLRMin",
-		"grad_clip_lslr": "GradClipLSLR", "adapt_last_layers": "AdaptLastLayers"} {
+		"grad_clip_lslr": "GradClipLSLR", "adapt_last_layers": "AdaptLastLayers",
+		"n_outputs": "NOutputs", "hidden_sizes": "HiddenSizes", "support_t": "SupportT"} {
 		if goName(c) != g {
 			t.Fatal(c, goName(c), g)
 		}
@@ -68,6 +73,7 @@ func TestStructsCoverTheHeader(t *testing.T) {
 	}
 	for cName, goType := range map[string]reflect.Type{
 		"maml_config":  reflect.TypeOf(mamlpp.Config{}),
+		"maml_tasks":   reflect.TypeOf(mamlpp.Tasks{}),
 		"maml_metrics": reflect.TypeOf(mamlpp.Metrics{}),
 	} {
 		s, ok := l.Structs[cName]
@@ -81,8 +87,20 @@ func TestStructsCoverTheHeader(t *testing.T) {
 			}
 			g := goName(f.Name)
 			seen[g] = true
-			if _, ok := goType.FieldByName(g); !ok {
+			gf, ok := goType.FieldByName(g)
+			if !ok {
 				t.Errorf("%s.%s has no Go field %s.%s", cName, f.Name, goType.Name(), g)
+				continue
+			}
+			// An array field (int32_t[8]) must be a Go array of as many elements of its size.
+			if i := strings.Index(f.Type, "["); i >= 0 {
+				var n int
+				fmt.Sscanf(f.Type[i:], "[%d]", &n)
+				if gf.Type.Kind() != reflect.Array || gf.Type.Len() != n ||
+					int(gf.Type.Size()) != f.Size {
+					t.Errorf("%s.%s is %s (%d bytes); Go %s.%s is %s", cName, f.Name, f.Type,
+						f.Size, goType.Name(), g, gf.Type)
+				}
 			}
 		}
 		for i := 0; i < goType.NumField(); i++ {

@@ -56,20 +56,24 @@ func (l *Learner) Close() error {
 	return nil
 }
 
-func (l *Learner) predict(x []float32, withLogits bool) (Prediction, error) {
+func (l *Learner) predict(x []float32, withLabels, withLogits bool) (Prediction, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.p == nil {
 		return Prediction{}, errLearnerClosed
 	}
 	if l.exampleLen == 0 || len(x)%l.exampleLen != 0 {
-		return Prediction{}, invalid("x has %d floats, not a multiple of C*H*W = %d", len(x), l.exampleLen)
+		return Prediction{}, invalid("x has %d floats, not a multiple of the example length %d "+
+			"(C*H*W, or InputFeatures for an MLP)", len(x), l.exampleLen)
 	}
 	n, err := toInt32(len(x)/l.exampleLen, "n")
 	if err != nil {
 		return Prediction{}, err
 	}
-	p := Prediction{Labels: make([]int32, int(n)), NWay: l.nWay}
+	p := Prediction{NWay: l.nWay}
+	if withLabels {
+		p.Labels = make([]int32, int(n))
+	}
 	if withLogits {
 		p.Logits = make([]float32, int(n)*l.nWay)
 	}
@@ -83,17 +87,28 @@ func (l *Learner) predict(x []float32, withLogits bool) (Prediction, error) {
 	return p, nil
 }
 
-// Predict classifies the examples in x (k*C*H*W float32, NCHW) (maml_predict).
-func (l *Learner) Predict(x []float32) (Prediction, error) { return l.predict(x, true) }
+// Predict classifies the examples in x (k*C*H*W float32, NCHW; k*InputFeatures for the MLP
+// backbone) (maml_predict). A regression learner refuses it with ErrInvalidArgument: use
+// PredictValues.
+func (l *Learner) Predict(x []float32) (Prediction, error) { return l.predict(x, true, true) }
 
 // PredictLabels is Predict without the logits.
 func (l *Learner) PredictLabels(x []float32) ([]int32, error) {
-	p, err := l.predict(x, false)
+	p, err := l.predict(x, true, false)
 	return p.Labels, err
 }
 
-// NWay is the number of classes the learner predicts.
+// PredictValues is what a regression learner (from Model.AdaptRegression) predicts for the
+// examples in x: NWay() (= NOutputs) float32 per example, row-major [example][output]
+// (maml_predict with labels NULL). On a classifier it gives the logits. Since 1.3.
+func (l *Learner) PredictValues(x []float32) ([]float32, error) {
+	p, err := l.predict(x, false, true)
+	return p.Logits, err
+}
+
+// NWay is the width of a prediction row (maml_learner_n_way): the classes the learner predicts,
+// or for a regression learner its NOutputs.
 func (l *Learner) NWay() int { return l.nWay }
 
-// ExampleLen is C*H*W, the float32 values of one example.
+// ExampleLen is the float32 values of one example: C*H*W, or InputFeatures for the MLP backbone.
 func (l *Learner) ExampleLen() int { return l.exampleLen }

@@ -56,7 +56,7 @@ import (
 // ABIVersion is the ABI of the header this package was compiled against.
 const ABIVersion = int(C.MAMLPP_ABI_VERSION)
 
-// Version is the linked library's version, e.g. "1.2.0".
+// Version is the linked library's version, e.g. "1.3.0".
 func Version() string { return C.GoString(C.maml_version_string()) }
 
 // VersionNumber is the linked library's version as major*10000 + minor*100 + patch.

@@ -7,8 +7,8 @@ package mamlpp
 // cgo forbids storing Go pointers in memory passed to C, so the maml_tasks struct is built
 // here, on the C stack, from pointers passed as plain arguments.
 static maml_tasks mamlpp_go_tasks(int32_t num_tasks, int32_t support_size, int32_t query_size,
-                                  const float* sx, const int32_t* sy,
-                                  const float* qx, const int32_t* qy) {
+                                  const float* sx, const int32_t* sy, const float* st,
+                                  const float* qx, const int32_t* qy, const float* qt) {
   maml_tasks t;
   t.struct_size = sizeof(maml_tasks);
   t.num_tasks = num_tasks;
@@ -18,24 +18,39 @@ static maml_tasks mamlpp_go_tasks(int32_t num_tasks, int32_t support_size, int32
   t.support_y = sy;
   t.query_x = qx;
   t.query_y = qy;
+  t.support_t = st;
+  t.query_t = qt;
   return t;
 }
 static maml_status mamlpp_go_train(maml_model* m, int32_t nt, int32_t ss, int32_t qs,
-                                   const float* sx, const int32_t* sy, const float* qx,
-                                   const int32_t* qy, maml_metrics* out) {
-  maml_tasks t = mamlpp_go_tasks(nt, ss, qs, sx, sy, qx, qy);
+                                   const float* sx, const int32_t* sy, const float* st,
+                                   const float* qx, const int32_t* qy, const float* qt,
+                                   maml_metrics* out) {
+  maml_tasks t = mamlpp_go_tasks(nt, ss, qs, sx, sy, st, qx, qy, qt);
   return maml_meta_train_step(m, &t, out);
 }
 static maml_status mamlpp_go_evaluate(const maml_model* m, int32_t nt, int32_t ss, int32_t qs,
-                                      const float* sx, const int32_t* sy, const float* qx,
-                                      const int32_t* qy, maml_metrics* out) {
-  maml_tasks t = mamlpp_go_tasks(nt, ss, qs, sx, sy, qx, qy);
+                                      const float* sx, const int32_t* sy, const float* st,
+                                      const float* qx, const int32_t* qy, const float* qt,
+                                      maml_metrics* out) {
+  maml_tasks t = mamlpp_go_tasks(nt, ss, qs, sx, sy, st, qx, qy, qt);
   return maml_evaluate(m, &t, out);
 }
 static maml_status mamlpp_go_adapt_tasks(const maml_model* m, int32_t nt, int32_t ss,
-                                         const float* sx, const int32_t* sy, maml_learner** out) {
-  maml_tasks t = mamlpp_go_tasks(nt, ss, 0, sx, sy, NULL, NULL);
+                                         const float* sx, const int32_t* sy, const float* st,
+                                         maml_learner** out) {
+  maml_tasks t = mamlpp_go_tasks(nt, ss, 0, sx, sy, st, NULL, NULL, NULL);
   return maml_adapt_tasks(m, &t, out);
+}
+
+// maml_adapt_regression is new in 1.3. A weak reference keeps the package linking and loading
+// with a 1.1 or 1.2 libmamlpp (the function's address is then NULL): AdaptRegression reports
+// ErrUnsupported there instead.
+#pragma weak maml_adapt_regression
+static int mamlpp_go_has_adapt_regression(void) { return maml_adapt_regression != NULL; }
+static maml_status mamlpp_go_adapt_regression(const maml_model* m, const float* x, const float* t,
+                                              int32_t n, maml_learner** out) {
+  return maml_adapt_regression(m, x, t, n, out);
 }
 */
 import "C"
@@ -48,9 +63,13 @@ import (
 )
 
 // Tasks is a meta-batch in host memory, read during one call only. Arrays are laid out task
-// after task: SupportX holds NumTasks*SupportSize*C*H*W float32 (NCHW), SupportY
-// NumTasks*SupportSize labels in [0, n_way), and the same for the query set. Lengths are checked
-// against the model's image size before the library is called.
+// after task: SupportX holds NumTasks*SupportSize*E float32 (E = C*H*W, NCHW, for the conv
+// backbone; InputFeatures for the MLP), SupportY NumTasks*SupportSize labels in [0, n_way), and
+// the same for the query set. A regression model (since 1.3) takes float32 targets instead of
+// labels: SupportT and QueryT, NOutputs per example, with SupportY and QueryY nil. A nil or
+// empty slice is passed as NULL; which of labels and targets a model takes, the library decides
+// (a classifier refuses targets, a regression model labels, with ErrInvalidArgument). Lengths of
+// non-empty slices are checked against the model's example size before the library is called.
 type Tasks struct {
 	NumTasks    int
 	SupportSize int // support examples per task (N*K)
@@ -59,12 +78,14 @@ type Tasks struct {
 	SupportY    []int32
 	QueryX      []float32
 	QueryY      []int32
+	SupportT    []float32 // regression targets of the support sets (since 1.3)
+	QueryT      []float32 // regression targets of the query sets (since 1.3)
 }
 
 // Metrics is what a training or evaluation call measured (maml_metrics).
 type Metrics struct {
-	Loss        float32 // meta-loss: mean over tasks of the (MSL-weighted) query loss
-	Accuracy    float32 // query accuracy after the last inner step, mean over tasks
+	Loss        float32 // meta-loss: mean over tasks of the (MSL-weighted) query loss (MSE for regression)
+	Accuracy    float32 // query accuracy after the last inner step, mean over tasks (NaN for regression)
 	MetaLR      float32 // the Adam learning rate the step used
 	SecondOrder bool    // whether the step used second-order meta-gradients
 	Step        int64   // meta-train steps completed after the call
@@ -90,6 +111,8 @@ type Model struct {
 	p          *C.maml_model
 	exampleLen int
 	nWay       int
+	nOutputs   int  // regression targets per example (0 from a library older than 1.3)
+	regression bool // TaskKind == TaskRegression
 }
 
 var errModelClosed = &Error{Status: StatusInvalidArgument, Message: "model is closed"}
@@ -104,6 +127,9 @@ func wrapModel(p *C.maml_model) (*Model, error) {
 	}
 	m.exampleLen = cfg.ExampleLen()
 	m.nWay = int(cfg.NWay)
+	// A library older than 1.3 zeroes the fields it does not know: a conv classifier.
+	m.regression = cfg.TaskKind == TaskRegression
+	m.nOutputs = int(cfg.NOutputs)
 	return m, nil
 }
 
@@ -227,16 +253,39 @@ func iptr(s []int32) *C.int32_t {
 }
 
 type cTasks struct {
-	nt, ss, qs C.int32_t
-	sx, qx     *C.float
-	sy, qy     *C.int32_t
+	nt, ss, qs     C.int32_t
+	sx, qx, st, qt *C.float
+	sy, qy         *C.int32_t
+}
+
+// checkSet checks the labels and targets of one set (support or query): a non-empty slice must
+// have its exact length. With both empty, the one the model takes is reported missing.
+func (m *Model) checkSet(n int, y []int32, t []float32, which string) error {
+	if len(y) > 0 || (len(t) == 0 && !m.regression) {
+		if err := expectLen(len(y), n, 1, which+"Y"); err != nil {
+			return err
+		}
+	}
+	if len(t) > 0 || (len(y) == 0 && m.regression) {
+		per := m.nOutputs
+		if per < 1 {
+			per = 1
+		}
+		if err := expectLen(len(t), n, per, which+"T"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (m *Model) checkTasks(t *Tasks, withQuery bool) (c cTasks, err error) {
 	if t.NumTasks < 0 || t.SupportSize < 0 || t.QuerySize < 0 {
 		return c, invalid("negative sizes in Tasks")
 	}
-	if err = expectLen(len(t.SupportY), t.NumTasks, t.SupportSize, "SupportY"); err != nil {
+	if t.SupportSize != 0 && t.NumTasks > math.MaxInt/t.SupportSize {
+		return c, invalid("Tasks: size overflows")
+	}
+	if err = m.checkSet(t.NumTasks*t.SupportSize, t.SupportY, t.SupportT, "Support"); err != nil {
 		return
 	}
 	if err = expectLen(len(t.SupportX), t.NumTasks*t.SupportSize, m.exampleLen, "SupportX"); err != nil {
@@ -248,9 +297,12 @@ func (m *Model) checkTasks(t *Tasks, withQuery bool) (c cTasks, err error) {
 	if c.ss, err = toInt32(t.SupportSize, "SupportSize"); err != nil {
 		return
 	}
-	c.sx, c.sy = fptr(t.SupportX), iptr(t.SupportY)
+	c.sx, c.sy, c.st = fptr(t.SupportX), iptr(t.SupportY), fptr(t.SupportT)
 	if withQuery {
-		if err = expectLen(len(t.QueryY), t.NumTasks, t.QuerySize, "QueryY"); err != nil {
+		if t.QuerySize != 0 && t.NumTasks > math.MaxInt/t.QuerySize {
+			return c, invalid("Tasks: size overflows")
+		}
+		if err = m.checkSet(t.NumTasks*t.QuerySize, t.QueryY, t.QueryT, "Query"); err != nil {
 			return
 		}
 		if err = expectLen(len(t.QueryX), t.NumTasks*t.QuerySize, m.exampleLen, "QueryX"); err != nil {
@@ -259,7 +311,7 @@ func (m *Model) checkTasks(t *Tasks, withQuery bool) (c cTasks, err error) {
 		if c.qs, err = toInt32(t.QuerySize, "QuerySize"); err != nil {
 			return
 		}
-		c.qx, c.qy = fptr(t.QueryX), iptr(t.QueryY)
+		c.qx, c.qy, c.qt = fptr(t.QueryX), iptr(t.QueryY), fptr(t.QueryT)
 	}
 	return c, nil
 }
@@ -285,7 +337,7 @@ func (m *Model) MetaTrainStep(t Tasks) (Metrics, error) {
 	}
 	out := C.maml_metrics{struct_size: C.uint32_t(C.sizeof_maml_metrics)}
 	err = call(func() C.maml_status {
-		return C.mamlpp_go_train(m.p, c.nt, c.ss, c.qs, c.sx, c.sy, c.qx, c.qy, &out)
+		return C.mamlpp_go_train(m.p, c.nt, c.ss, c.qs, c.sx, c.sy, c.st, c.qx, c.qy, c.qt, &out)
 	})
 	runtime.KeepAlive(t)
 	if err != nil {
@@ -307,7 +359,7 @@ func (m *Model) Evaluate(t Tasks) (Metrics, error) {
 	}
 	out := C.maml_metrics{struct_size: C.uint32_t(C.sizeof_maml_metrics)}
 	err = call(func() C.maml_status {
-		return C.mamlpp_go_evaluate(m.p, c.nt, c.ss, c.qs, c.sx, c.sy, c.qx, c.qy, &out)
+		return C.mamlpp_go_evaluate(m.p, c.nt, c.ss, c.qs, c.sx, c.sy, c.st, c.qx, c.qy, c.qt, &out)
 	})
 	runtime.KeepAlive(t)
 	if err != nil {
@@ -317,8 +369,9 @@ func (m *Model) Evaluate(t Tasks) (Metrics, error) {
 }
 
 // Adapt adapts the model to one task from len(supportY) labelled examples (maml_adapt);
-// supportX holds len(supportY)*C*H*W float32. The model is not changed. Safe to call from many
-// goroutines at once on one model; the calls run in parallel.
+// supportX holds len(supportY)*ExampleLen() float32. The model is not changed. Safe to call from
+// many goroutines at once on one model; the calls run in parallel. A regression model refuses
+// it with ErrInvalidArgument: use AdaptRegression.
 func (m *Model) Adapt(supportX []float32, supportY []int32) (*Learner, error) {
 	if err := m.rlock(); err != nil {
 		return nil, err
@@ -343,6 +396,48 @@ func (m *Model) Adapt(supportX []float32, supportY []int32) (*Learner, error) {
 	return wrapLearner(p, m.exampleLen)
 }
 
+// AdaptRegression adapts a regression model to one task from examples and their float32
+// targets (maml_adapt_regression): len(supportT)/NOutputs examples, supportX holding that many
+// times ExampleLen() float32. Predict with Learner.PredictValues. A classifier refuses it with
+// ErrInvalidArgument (use Adapt). Since libmamlpp 1.3: with an older library (linked or loaded)
+// it returns ErrUnsupported, and the package still works for everything else. Runs in parallel
+// like Adapt.
+func (m *Model) AdaptRegression(supportX, supportT []float32) (*Learner, error) {
+	if C.mamlpp_go_has_adapt_regression() == 0 {
+		return nil, &Error{Status: StatusUnsupported, Message: "maml_adapt_regression needs " +
+			"libmamlpp 1.3 or later; the linked library is " + Version()}
+	}
+	if err := m.rlock(); err != nil {
+		return nil, err
+	}
+	defer m.mu.RUnlock()
+	per := m.nOutputs
+	if per < 1 {
+		per = 1
+	}
+	if len(supportT)%per != 0 {
+		return nil, invalid("supportT has %d floats, not a multiple of NOutputs = %d", len(supportT), per)
+	}
+	k := len(supportT) / per
+	if err := expectLen(len(supportX), k, m.exampleLen, "supportX"); err != nil {
+		return nil, err
+	}
+	n, err := toInt32(k, "n_support")
+	if err != nil {
+		return nil, err
+	}
+	var p *C.maml_learner
+	err = call(func() C.maml_status {
+		return C.mamlpp_go_adapt_regression(m.p, fptr(supportX), fptr(supportT), n, &p)
+	})
+	runtime.KeepAlive(supportX)
+	runtime.KeepAlive(supportT)
+	if err != nil {
+		return nil, err
+	}
+	return wrapLearner(p, m.exampleLen)
+}
+
 // AdaptTasks adapts t.NumTasks tasks at once (maml_adapt_tasks; query fields are ignored) and
 // returns one learner per task. All or nothing. Runs in parallel like Adapt.
 func (m *Model) AdaptTasks(t Tasks) ([]*Learner, error) {
@@ -356,7 +451,7 @@ func (m *Model) AdaptTasks(t Tasks) ([]*Learner, error) {
 	}
 	out := make([]*C.maml_learner, t.NumTasks+1) // +1: never a zero-length array
 	err = call(func() C.maml_status {
-		return C.mamlpp_go_adapt_tasks(m.p, c.nt, c.ss, c.sx, c.sy, &out[0])
+		return C.mamlpp_go_adapt_tasks(m.p, c.nt, c.ss, c.sx, c.sy, c.st, &out[0])
 	})
 	runtime.KeepAlive(t)
 	if err != nil {
@@ -583,7 +678,13 @@ func (m *Model) InnerLRs() (InnerLRs, error) {
 // NWay is the number of classes per task.
 func (m *Model) NWay() int { return m.nWay }
 
-// ExampleLen is C*H*W, the float32 values of one example.
+// IsRegression reports whether the model does regression (TaskKind == TaskRegression, 1.3).
+func (m *Model) IsRegression() bool { return m.regression }
+
+// NOutputs is the values per example of a regression model.
+func (m *Model) NOutputs() int { return m.nOutputs }
+
+// ExampleLen is the float32 values of one example: C*H*W, or InputFeatures for the MLP backbone.
 func (m *Model) ExampleLen() int { return m.exampleLen }
 
 func cText(s, what string) (*C.char, error) {

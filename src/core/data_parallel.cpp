@@ -137,7 +137,9 @@ void fill_packet(StepPacket& p, const std::vector<at::Tensor>& grads, const Runn
   }
   at::Tensor tail = p.flat.narrow(0, p.tail_offset, 4);
   tail.select(0, 0).copy_(loss.detach().reshape({})).mul_(tasks);
-  tail.select(0, 1).copy_(accuracy.reshape({})).mul_(tasks);
+  // Regression has no accuracy (NaN): 0 travels instead, so that the packet's finiteness check
+  // stays about the loss and the gradients; the step reports NaN again (meta_learner.cpp).
+  tail.select(0, 1).copy_(at::nan_to_num(accuracy.reshape({}), 0.0)).mul_(tasks);
   tail.select(0, 2).fill_(tasks);
   tail.select(0, 3).fill_(0);
 }

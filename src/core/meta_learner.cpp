@@ -234,7 +234,9 @@ Metrics MetaLearner::collective_step(const TaskTensors* batch, std::exception_pt
   std::vector<at::Tensor> grads = packet_gradients(packet, params, tasks);
   RunningStatSums bn;
   if (running) bn = packet_bn_sums(packet, params_.running_mean);
-  return apply_step(grads, bn, h[0] / tasks, h[1] / tasks, epoch, second_order_at(cfg_, epoch));
+  const double accuracy =
+      cfg_.task_kind == TaskKind::Regression ? std::numeric_limits<double>::quiet_NaN() : h[1] / tasks;
+  return apply_step(grads, bn, h[0] / tasks, accuracy, epoch, second_order_at(cfg_, epoch));
 }
 
 void MetaLearner::refuse_step_together(std::exception_ptr failure) {

@@ -3,6 +3,8 @@
 // agree on, and a group of one, where the collective step must equal the local one.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -227,6 +229,40 @@ TEST(GroupOfOne, CollectiveStepEqualsTheLocalStep) {
     const auto after = grouped.state(true);
     for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(before[i].tensor.equal(after[i].tensor));
   }
+}
+
+// Regression reports no accuracy (NaN): the collective step must not take that for a non-finite
+// gradient, and must take the local step.
+TEST(GroupOfOne, RegressionStepEqualsTheLocalStep) {
+  if (!distributed_unavailable_reason().empty()) GTEST_SKIP() << distributed_unavailable_reason();
+  Config c;
+  c.backbone = Backbone::Mlp;
+  c.input_features = 2;
+  c.hidden_sizes = HiddenSizes{6, 5, 0, 0, 0, 0, 0, 0};
+  c.task_kind = TaskKind::Regression;
+  c.inner_steps = 2;
+  c.dtype = DType::Float64;
+  c.device_type = DeviceType::Cpu;
+  MetaLearner local(c), grouped(c);
+  GroupOptions o;
+  o.master_addr = "127.0.0.1";
+  o.master_port = free_port();
+  o.timeout_seconds = 30;
+  grouped.attach(Group::join(o));
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  TaskTensors t;
+  const auto opts = at::TensorOptions().dtype(at::kDouble);
+  t.support_x = at::empty({3, 6, 2}, opts).normal_(0, 1, gen);
+  t.query_x = at::empty({3, 4, 2}, opts).normal_(0, 1, gen);
+  t.support_y = at::empty({3, 6, 1}, opts).normal_(0, 1, gen);
+  t.query_y = at::empty({3, 4, 1}, opts).normal_(0, 1, gen);
+  const Metrics a = local.meta_train_step(t), b = grouped.meta_train_step(t);
+  EXPECT_NEAR(a.loss, b.loss, 1e-12);
+  EXPECT_TRUE(std::isnan(a.accuracy) && std::isnan(b.accuracy));
+  EXPECT_EQ(b.step, 1);
+  const auto sa = local.state(false), sb = grouped.state(false);
+  for (size_t i = 0; i < sa.size(); ++i)
+    EXPECT_LT((sa[i].tensor - sb[i].tensor).abs().max().item<double>(), 1e-12) << sa[i].name;
 }
 
 namespace {

@@ -13,9 +13,16 @@ first so that the SONAME resolves to it. Loading fails if the library's ABI vers
 
 Array conventions (Julia is column-major, C is row-major, so the memory layout is the same):
 images are `Float32` with all of one image's `C*H*W` values contiguous; a batch of images is a
-flat vector or an array shaped `(W, H, C, n)`. Labels are integers in `0:n_way-1` (0-based, as
-the C API defines them; the binding does not shift them). [`predict`](@ref) returns `labels`
-(`Vector{Int32}`, 0-based) and `logits` (`Matrix{Float32}` of size `(n_way, n)`).
+flat vector or an array shaped `(W, H, C, n)`. An MLP model's examples (since 1.3) are vectors of
+`input_features` values: a flat vector or a matrix `(input_features, n)`. An array whose leading
+dimensions are not one example's shape (an image-shaped array given to an MLP model, vectors to a
+conv model) throws `DimensionMismatch` before the library is called. Labels are integers in
+`0:n_way-1` (0-based, as the C API defines them; the binding does not shift them); a regression
+model (since 1.3) takes `Float32` targets instead, `n_outputs` per example, in the same argument
+positions (an array of floats is passed as targets, one of integers as labels).
+[`predict`](@ref) returns `labels` (`Vector{Int32}`, 0-based) and `logits` (`Matrix{Float32}` of
+size `(n_way, n)`); for a regression learner the predicted values (`Matrix{Float32}` of size
+`(n_outputs, n)`).
 
 NOTE: this binding has been written against the header and checked by
 `tests/bindings/julia/check_julia_binding.py` (every `ccall` against the header's declarations and
@@ -27,7 +34,7 @@ module MamlPP
 using Libdl
 
 export Config, Model, Learner, Metrics, MamlError,
-       meta_train_step!, evaluate, adapt, adapt_tasks, predict, save, to_bytes,
+       meta_train_step!, evaluate, adapt, adapt_regression, adapt_tasks, predict, save, to_bytes,
        load_model, model_from_bytes, get_config, get_step, device, num_parameters, n_way,
        inner_lrs, library_version, abi_version, cuda_device_count, cuda_memory, status_string,
        set_cuda_deterministic, set_metadata!, remove_metadata!, get_metadata, metadata_keys,
@@ -69,6 +76,20 @@ const TASKS_BATCHED = Int32(2)
 
 const DTYPE_FLOAT32 = Int32(0)
 const DTYPE_FLOAT64 = Int32(1)
+
+# Since 1.3: maml_config.backbone, activation, task_kind and the length of hidden_sizes.
+const BACKBONE_CONV = Int32(0)          # images (C x H x W floats) through conv stages
+const BACKBONE_MLP = Int32(1)           # vectors (input_features floats) through linear layers
+const MAX_HIDDEN_LAYERS = 8             # MAML_MAX_HIDDEN_LAYERS
+
+const ACTIVATION_LEAKY_RELU = Int32(0)  # slope 0.01 below zero
+const ACTIVATION_RELU = Int32(1)        # the MAML paper's sinusoid network
+
+const TASK_CLASSIFICATION = Int32(0)    # n_way classes, Int32 labels, cross-entropy
+const TASK_REGRESSION = Int32(1)        # n_outputs values, Float32 targets, MSE; accuracy NaN
+
+"The library version that added `maml_adapt_regression` (1.3.0)."
+const REGRESSION_LIBRARY_VERSION = Int32(10300)
 
 const SAVE_DEFAULT = Int32(0)
 const SAVE_INFERENCE_ONLY = Int32(1)
@@ -140,6 +161,21 @@ struct MamlConfig
     # [0, num_stages + 1] (0). Since 1.2, in the slot 1.1 named reserved2 (a 1.1 library refuses
     # a non-zero value with MAML_E_UNSUPPORTED)
     adapt_last_layers::Int32
+    # ---- the 1.2 struct ends here (144 bytes) ----
+    # Since 1.3 (a library older than 1.3 refuses a non-zero value in any of these with
+    # MAML_E_UNSUPPORTED): the MLP backbone and regression
+    backbone::Int32             # BACKBONE_CONV / BACKBONE_MLP (BACKBONE_CONV)
+    input_features::Int32       # MLP: features per example, D; [1, 1048576] (1)
+    hidden_layers::Int32        # MLP: hidden layers L, each linear -> BN -> activation; [1, 8] (2)
+    # MLP: units of hidden layers 1..L, each in [1, 65536]; the entries after them are 0
+    # ((40, 40, 0, 0, 0, 0, 0, 0); Config pads a shorter vector or tuple with zeros)
+    hidden_sizes::NTuple{8,Int32}
+    activation::Int32           # ACTIVATION_LEAKY_RELU / ACTIVATION_RELU (ACTIVATION_LEAKY_RELU)
+    task_kind::Int32            # TASK_CLASSIFICATION / TASK_REGRESSION (TASK_CLASSIFICATION)
+    n_outputs::Int32            # regression: values per example, M; [1, 100000] (1)
+    batch_norm::Int32           # 1: BN after every conv stage or hidden layer; 0: none (1)
+    reserved3::Int32            # must be 0
+    # ---- the 1.3 struct ends here (208 bytes) ----
 end
 
 "Mirror of `maml_tasks`: a meta-batch in host memory (pointers read during the call only)."
@@ -152,6 +188,9 @@ struct MamlTasks
     support_y::Ptr{Int32}
     query_x::Ptr{Cfloat}
     query_y::Ptr{Int32}
+    # ---- the 1.0 struct ends here (48 bytes) ----
+    support_t::Ptr{Cfloat}      # regression targets (since 1.3), or C_NULL
+    query_t::Ptr{Cfloat}
 end
 
 "Mirror of `maml_metrics`: what a training or evaluation call measured."
@@ -227,7 +266,7 @@ function __init__()
     return nothing
 end
 
-"The library's version string, e.g. `\"1.2.0\"` (`maml_version_string`)."
+"The library's version string, e.g. `\"1.3.0\"` (`maml_version_string`)."
 library_version() = unsafe_string(ccall((:maml_version_string, libmamlpp), Cstring, ()))
 
 "The library's version as major*10000 + minor*100 + patch (`maml_version_number`)."
@@ -288,7 +327,8 @@ end
 """
     Config(base::MamlConfig; kwargs...) -> MamlConfig
 
-A copy of `base` with the given fields replaced.
+A copy of `base` with the given fields replaced. `hidden_sizes` takes any vector or tuple of at
+most `MAX_HIDDEN_LAYERS` integers, padded with zeros (`hidden_sizes = [40, 40]`).
 """
 function Config(base::MamlConfig; kwargs...)
     for k in keys(kwargs)
@@ -297,9 +337,17 @@ function Config(base::MamlConfig; kwargs...)
     end
     vals = ntuple(fieldcount(MamlConfig)) do i
         name = fieldname(MamlConfig, i)
-        haskey(kwargs, name) ? convert(fieldtype(MamlConfig, i), kwargs[name]) : getfield(base, i)
+        haskey(kwargs, name) ? _field_value(fieldtype(MamlConfig, i), kwargs[name]) : getfield(base, i)
     end
     return MamlConfig(vals...)
+end
+
+_field_value(::Type{T}, v) where {T} = convert(T, v)
+# An array field (hidden_sizes): a shorter collection is padded with zeros.
+function _field_value(::Type{NTuple{N,T}}, v) where {N,T}
+    length(v) <= N || throw(ArgumentError("hidden_sizes holds at most $(N) values, got $(length(v))"))
+    vals = collect(v)
+    return ntuple(i -> i <= length(vals) ? convert(T, vals[i]) : zero(T), N)
 end
 
 # ----------------------------------------------------------------------------------------------
@@ -322,6 +370,7 @@ struct Metrics
 end
 
 Metrics(m::MamlMetrics) = Metrics(m.loss, m.accuracy, m.meta_lr, m.second_order != 0, m.step, m.epoch)
+# (For a regression model `loss` is the mean squared error and `accuracy` is NaN: not applicable.)
 
 # ----------------------------------------------------------------------------------------------
 # Arrays
@@ -331,19 +380,54 @@ _floats(x::Array{Float32}) = x
 _floats(x::AbstractArray{<:Real}) = convert(Array{Float32}, x)
 _labels(y::Array{Int32}) = y
 _labels(y::AbstractArray{<:Integer}) = convert(Array{Int32}, y)
+# Labels (integers) or regression targets (floats), told apart by element type.
+_is_targets(y) = y !== nothing && eltype(y) <: AbstractFloat
 
 function _expect_length(what, have, need)
     have == need || throw(DimensionMismatch("$(what) has $(have) values, $(need) are needed"))
     return nothing
 end
 
-# Labels shaped (examples, num_tasks) give num_tasks; otherwise 1 unless given.
-_num_tasks(y, num_tasks) = num_tasks !== nothing ? Int(num_tasks) : (ndims(y) >= 2 ? size(y, ndims(y)) : 1)
+# Labels shaped (examples, num_tasks) give num_tasks; so do targets shaped (n_outputs, examples,
+# num_tasks), or (examples, num_tasks) with one output; otherwise 1 unless given.
+function _num_tasks(y, num_tasks, per = 1)
+    num_tasks !== nothing && return Int(num_tasks)
+    dims = _is_targets(y) && per > 1 ? 3 : 2
+    return ndims(y) >= dims ? size(y, ndims(y)) : 1
+end
 
-function _per_task(y, num_tasks, what)
-    n, r = divrem(length(y), num_tasks)
-    r == 0 || throw(DimensionMismatch("$(what) has $(length(y)) labels, not a multiple of num_tasks=$(num_tasks)"))
+# Examples per task: labels, or targets of `per` values each.
+function _per_task(y, num_tasks, what, per = 1)
+    n, r = divrem(length(y), num_tasks * per)
+    r == 0 || throw(DimensionMismatch("$(what) has $(length(y)) values, not a multiple of " *
+                                      "num_tasks=$(num_tasks) x $(per)"))
     return n
+end
+
+# The library sees a pointer only: an array's leading dimensions must be one example's shape
+# ((W, H, C) or C*H*W for a conv model, input_features for an MLP), followed by at most
+# `trailing` dimensions (examples; examples and tasks for a meta-batch). Flat vectors are only
+# counted.
+function _check_shape(x, what, m_example::Tuple, mlp::Bool, trailing::Int)
+    ndims(x) <= 1 && return nothing
+    sz = size(x)
+    accepted = mlp ? [m_example] : [m_example, (prod(m_example),)]
+    mlp && m_example == (1,) && ndims(x) <= trailing && return nothing  # (n,) or (n, tasks)
+    !mlp && m_example[3] == 1 && push!(accepted, m_example[1:2])        # one channel: (W, H)
+    for ex in accepted
+        k = length(ex)
+        ndims(x) >= k && sz[1:k] == ex && ndims(x) - k <= trailing && return nothing
+    end
+    if mlp
+        throw(DimensionMismatch("$(what) has size $(sz), but this MLP model takes vectors of " *
+                                "$(m_example[1]) features (input_features): give " *
+                                "($(m_example[1]), n) or a flat vector" *
+                                (ndims(x) > 1 + trailing ? " (an image-shaped array?)" : "")))
+    end
+    w, h, c = m_example
+    throw(DimensionMismatch("$(what) has size $(sz), but this conv model takes images of " *
+                            "(W, H, C) = ($(w), $(h), $(c)): give ($(w), $(h), $(c), n), " *
+                            "($(w * h * c), n) or a flat vector"))
 end
 
 function _device(device)
@@ -369,12 +453,21 @@ or leave it to the garbage collector (a finalizer frees it exactly once).
 mutable struct Model
     ptr::Ptr{Cvoid}
     image_size::NTuple{3,Int}   # (C, H, W)
+    mlp::Bool                   # backbone == BACKBONE_MLP (since 1.3)
+    input_features::Int         # MLP: floats per example
+    regression::Bool            # task_kind == TASK_REGRESSION (since 1.3)
+    n_outputs::Int              # regression: values per example
 
     function Model(ptr::Ptr{Cvoid})
-        m = new(ptr, (0, 0, 0))
+        m = new(ptr, (0, 0, 0), false, 0, false, 0)
         finalizer(close, m)
         c = get_config(m)
         m.image_size = (Int(c.image_channels), Int(c.image_height), Int(c.image_width))
+        # A library older than 1.3 zeroes the fields it does not know: a conv classifier.
+        m.mlp = c.backbone == BACKBONE_MLP
+        m.input_features = Int(c.input_features)
+        m.regression = c.task_kind == TASK_REGRESSION
+        m.n_outputs = Int(c.n_outputs)
         return m
     end
 end
@@ -415,7 +508,9 @@ function Base.unsafe_convert(::Type{Ptr{Cvoid}}, m::Model)
     return m.ptr
 end
 
-_pixels(m::Model) = prod(m.image_size)
+# Floats of one example, and its shape in Julia's order ((W, H, C) or (input_features,)).
+_pixels(m::Model) = m.mlp ? m.input_features : prod(m.image_size)
+_example_shape(m::Model) = m.mlp ? (m.input_features,) : reverse(m.image_size)
 
 """
     load_model(path; device = :auto, device_index = 0) -> Model
@@ -624,20 +719,29 @@ function inner_lrs(m::Model)
     return table
 end
 
-# A maml_tasks over arrays the caller keeps alive (GC.@preserve) during the ccall.
+# Labels as Int32, or targets as Float32 (nothing stays nothing).
+_labels_or_targets(y) = y === nothing ? nothing : (_is_targets(y) ? _floats(y) : _labels(y))
+_label_ptr(y) = y === nothing || _is_targets(y) ? Ptr{Int32}(C_NULL) : pointer(y)
+_target_ptr(y) = y !== nothing && _is_targets(y) ? pointer(y) : Ptr{Cfloat}(C_NULL)
+
+# A maml_tasks over arrays the caller keeps alive (GC.@preserve) during the ccall. sy and qy are
+# labels (Int32) or regression targets (Float32): which one the model takes, the library decides.
 function _tasks(m::Model, sx, sy, qx, qy, num_tasks)
-    b = _num_tasks(sy, num_tasks)
-    s = _per_task(sy, b, "support_y")
+    per(y) = _is_targets(y) ? max(m.n_outputs, 1) : 1
+    b = _num_tasks(sy, num_tasks, per(sy))
+    s = _per_task(sy, b, "support_y", per(sy))
+    _check_shape(sx, "support_x", _example_shape(m), m.mlp, 2)
     _expect_length("support_x", length(sx), b * s * _pixels(m))
     q = 0
     if qy !== nothing
-        q = _per_task(qy, b, "query_y")
+        q = _per_task(qy, b, "query_y", per(qy))
+        _check_shape(qx, "query_x", _example_shape(m), m.mlp, 2)
         _expect_length("query_x", length(qx), b * q * _pixels(m))
     end
     return MamlTasks(UInt32(sizeof(MamlTasks)), Int32(b), Int32(s), Int32(q),
-                     pointer(sx), pointer(sy),
+                     pointer(sx), _label_ptr(sy),
                      qx === nothing ? Ptr{Cfloat}(C_NULL) : pointer(qx),
-                     qy === nothing ? Ptr{Int32}(C_NULL) : pointer(qy))
+                     _label_ptr(qy), _target_ptr(sy), _target_ptr(qy))
 end
 
 """
@@ -645,10 +749,15 @@ end
 
 One meta-train step on a meta-batch (`maml_meta_train_step`). Arrays hold the tasks one after
 another; `num_tasks` defaults to the last dimension of matrix-shaped `support_y`
-(`(support_size, num_tasks)`), else 1. Needs exclusive use of the model.
+(`(support_size, num_tasks)`), else 1. For a regression model (since 1.3) `support_y` and
+`query_y` are the `Float32` targets (any float array: `n_outputs` per example, shaped
+`(n_outputs, size, num_tasks)` or, with one output, `(size, num_tasks)`); an integer array is
+passed as labels, and a classifier refuses targets and a regression model labels with the
+library's `MAML_E_INVALID_ARGUMENT`. Needs exclusive use of the model.
 """
 function meta_train_step!(m::Model, support_x, support_y, query_x, query_y; num_tasks = nothing)
-    sx, sy, qx, qy = _floats(support_x), _labels(support_y), _floats(query_x), _labels(query_y)
+    sx, qx = _floats(support_x), _floats(query_x)
+    sy, qy = _labels_or_targets(support_y), _labels_or_targets(query_y)
     metrics = Ref(MamlMetrics())
     GC.@preserve sx sy qx qy begin
         tasks = Ref(_tasks(m, sx, sy, qx, qy, num_tasks))
@@ -663,10 +772,12 @@ end
     evaluate(m::Model, support_x, support_y, query_x, query_y; num_tasks = nothing) -> Metrics
 
 Adapts every task and measures query loss and accuracy without changing the model
-(`maml_evaluate`). Arguments as [`meta_train_step!`](@ref).
+(`maml_evaluate`). Arguments as [`meta_train_step!`](@ref) (regression: float targets; the
+accuracy is then NaN).
 """
 function evaluate(m::Model, support_x, support_y, query_x, query_y; num_tasks = nothing)
-    sx, sy, qx, qy = _floats(support_x), _labels(support_y), _floats(query_x), _labels(query_y)
+    sx, qx = _floats(support_x), _floats(query_x)
+    sy, qy = _labels_or_targets(support_y), _labels_or_targets(query_y)
     metrics = Ref(MamlMetrics())
     GC.@preserve sx sy qx qy begin
         tasks = Ref(_tasks(m, sx, sy, qx, qy, num_tasks))
@@ -690,11 +801,13 @@ garbage collector.
 """
 mutable struct Learner
     ptr::Ptr{Cvoid}
-    n_way::Int
-    image_size::NTuple{3,Int}
+    n_way::Int                   # the width of a prediction row: classes, or n_outputs
+    example_shape::Tuple         # one example in Julia's order: (W, H, C) or (input_features,)
+    mlp::Bool
+    regression::Bool             # predicts values (since 1.3)
 
-    function Learner(ptr::Ptr{Cvoid}, image_size::NTuple{3,Int})
-        l = new(ptr, 0, image_size)
+    function Learner(ptr::Ptr{Cvoid}, m::Model)
+        l = new(ptr, 0, _example_shape(m), m.mlp, m.regression)
         finalizer(close, l)
         k = Ref{Int32}(0)
         check(ccall((:maml_learner_n_way, libmamlpp), Int32, (Ptr{Cvoid}, Ptr{Int32}), l, k),
@@ -721,7 +834,7 @@ function Base.unsafe_convert(::Type{Ptr{Cvoid}}, l::Learner)
     return l.ptr
 end
 
-"The number of classes a learner predicts."
+"The width of a learner's prediction rows: the classes it predicts, or a regression learner's `n_outputs`."
 n_way(l::Learner) = l.n_way
 
 """
@@ -734,12 +847,52 @@ model is unchanged.
 function adapt(m::Model, support_x, support_y)
     x, y = _floats(support_x), _labels(support_y)
     n = length(y)
+    _check_shape(x, "support_x", _example_shape(m), m.mlp, 1)
     _expect_length("support_x", length(x), n * _pixels(m))
     out = Ref{Ptr{Cvoid}}(C_NULL)
     check(ccall((:maml_adapt, libmamlpp), Int32,
                 (Ptr{Cvoid}, Ptr{Cfloat}, Ptr{Int32}, Int32, Ptr{Ptr{Cvoid}}),
                 m, x, y, Int32(n), out), :maml_adapt)
-    return Learner(out[], m.image_size)
+    return Learner(out[], m)
+end
+
+"""
+    adapt_regression(m::Model, support_x, support_t) -> Learner
+    adapt_regression(f::Function, m, support_x, support_t)   # do-block
+
+Adapts a regression model (`task_kind = TASK_REGRESSION`) to one task from examples and their
+`Float32` targets, `n_outputs` per example: `length(support_t) / n_outputs` examples
+(`maml_adapt_regression`). [`predict`](@ref) on the learner returns the predicted values. A
+classifier refuses this call with `MAML_E_INVALID_ARGUMENT` (use [`adapt`](@ref)). Since
+libmamlpp 1.3: with an older library it throws a `MamlError` with `MAML_E_UNSUPPORTED`.
+"""
+function adapt_regression(m::Model, support_x, support_t)
+    version = library_version_number()
+    version >= REGRESSION_LIBRARY_VERSION ||
+        throw(MamlError(MAML_E_UNSUPPORTED, "MAML_E_UNSUPPORTED",
+                        "maml_adapt_regression needs libmamlpp 1.3 or later; the library is " *
+                        library_version(), :maml_adapt_regression))
+    x, t = _floats(support_x), _floats(support_t)
+    per = max(m.n_outputs, 1)
+    n, r = divrem(length(t), per)
+    r == 0 || throw(DimensionMismatch("support_t has $(length(t)) values, not a multiple of " *
+                                      "n_outputs=$(per)"))
+    _check_shape(x, "support_x", _example_shape(m), m.mlp, 1)
+    _expect_length("support_x", length(x), n * _pixels(m))
+    out = Ref{Ptr{Cvoid}}(C_NULL)
+    check(ccall((:maml_adapt_regression, libmamlpp), Int32,
+                (Ptr{Cvoid}, Ptr{Cfloat}, Ptr{Cfloat}, Int32, Ptr{Ptr{Cvoid}}),
+                m, x, t, Int32(n), out), :maml_adapt_regression)
+    return Learner(out[], m)
+end
+
+function adapt_regression(f::Function, m::Model, support_x, support_t)
+    l = adapt_regression(m, support_x, support_t)
+    try
+        return f(l)
+    finally
+        close(l)
+    end
 end
 
 function adapt(f::Function, m::Model, support_x, support_y)
@@ -755,10 +908,10 @@ end
     adapt_tasks(m::Model, support_x, support_y; num_tasks = nothing) -> Vector{Learner}
 
 Adapts several tasks at once (`maml_adapt_tasks`), one learner per task. Arrays and
-`num_tasks` as in [`meta_train_step!`](@ref).
+`num_tasks` as in [`meta_train_step!`](@ref) (a regression model: float targets).
 """
 function adapt_tasks(m::Model, support_x, support_y; num_tasks = nothing)
-    sx, sy = _floats(support_x), _labels(support_y)
+    sx, sy = _floats(support_x), _labels_or_targets(support_y)
     local out::Vector{Ptr{Cvoid}}
     GC.@preserve sx sy begin
         t = _tasks(m, sx, sy, nothing, nothing, num_tasks)
@@ -772,7 +925,7 @@ function adapt_tasks(m::Model, support_x, support_y; num_tasks = nothing)
         for i in eachindex(out)
             p = out[i]
             out[i] = C_NULL
-            push!(learners, Learner(p, m.image_size))
+            push!(learners, Learner(p, m))
         end
     catch
         foreach(p -> ccall((:maml_learner_free, libmamlpp), Cvoid, (Ptr{Cvoid},), p), out)
@@ -784,16 +937,27 @@ end
 
 """
     predict(l::Learner, x) -> (labels = Vector{Int32}, logits = Matrix{Float32})
+    predict(l::Learner, x) -> Matrix{Float32}      # a regression learner's values
 
-Classifies the images in `x` (`maml_predict`): `length(x) / (C*H*W)` of them. `labels` are the
-library's 0-based argmax of the logits; `logits` has size `(n_way, n)`.
+Classifies the examples in `x` (`maml_predict`): `length(x) / (C*H*W)` of them (`input_features`
+for an MLP). `labels` are the library's 0-based argmax of the logits; `logits` has size
+`(n_way, n)`. A learner from [`adapt_regression`](@ref) returns its predicted values instead, a
+`Matrix{Float32}` of size `(n_outputs, n)` (`maml_predict` with `labels` NULL).
 """
 function predict(l::Learner, x)
     fx = _floats(x)
-    pixels = prod(l.image_size)
+    _check_shape(fx, "x", l.example_shape, l.mlp, 1)
+    pixels = prod(l.example_shape)
     n, r = divrem(length(fx), pixels)
     r == 0 || throw(DimensionMismatch("x has $(length(fx)) values, not a whole number of " *
-                                      "images of $(pixels) values (C*H*W)"))
+                                      "examples of $(pixels) values (C*H*W, or input_features)"))
+    if l.regression
+        values = Matrix{Float32}(undef, l.n_way, n)
+        check(ccall((:maml_predict, libmamlpp), Int32,
+                    (Ptr{Cvoid}, Ptr{Cfloat}, Int32, Ptr{Cfloat}, Ptr{Int32}),
+                    l, fx, Int32(n), values, Ptr{Int32}(C_NULL)), :maml_predict)
+        return values
+    end
     logits = Matrix{Float32}(undef, l.n_way, n)
     labels = Vector{Int32}(undef, n)
     check(ccall((:maml_predict, libmamlpp), Int32,

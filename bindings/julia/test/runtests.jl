@@ -62,14 +62,18 @@ caught(f) = try f(); nothing catch err; err end
 
     @testset "struct layout" begin
         # The C sizes on LP64 (tests/bindings/layout prints them); offsets follow C's rules.
-        @test sizeof(MamlPP.MamlConfig) == 144   # 136 in 1.0; grad_clip_lslr and 1.1's reserved2, now adapt_last_layers
-        @test fieldnames(MamlPP.MamlConfig)[end] == :adapt_last_layers
+        @test sizeof(MamlPP.MamlConfig) == 208   # 136 in 1.0, 144 in 1.1 and 1.2
+        @test fieldnames(MamlPP.MamlConfig)[end] == :reserved3
         @test !(:reserved2 in fieldnames(MamlPP.MamlConfig))
-        @test sizeof(MamlPP.MamlTasks) == 48
+        @test sizeof(MamlPP.MamlTasks) == 64     # 48 in 1.0; 1.3 appended support_t, query_t
         @test sizeof(MamlPP.MamlMetrics) == 40
         @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:seed), fieldnames(MamlPP.MamlConfig))) == 112
         @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:grad_clip_lslr), fieldnames(MamlPP.MamlConfig))) == 136
         @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:adapt_last_layers), fieldnames(MamlPP.MamlConfig))) == 140
+        @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:backbone), fieldnames(MamlPP.MamlConfig))) == 144
+        @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:hidden_sizes), fieldnames(MamlPP.MamlConfig))) == 156
+        @test fieldoffset(MamlPP.MamlConfig, findfirst(==(:reserved3), fieldnames(MamlPP.MamlConfig))) == 204
+        @test fieldoffset(MamlPP.MamlTasks, findfirst(==(:support_t), fieldnames(MamlPP.MamlTasks))) == 48
         @test fieldoffset(MamlPP.MamlMetrics, findfirst(==(:step), fieldnames(MamlPP.MamlMetrics))) == 24
     end
 
@@ -104,7 +108,7 @@ caught(f) = try f(); nothing catch err; err end
         stages = Int(tiny_config().num_stages)
         sx, sy, qx, qy = images(3), labels(1, 3), images(3; seed = 1), labels(1, 3)
         # 0 = every layer, up to num_stages + 1: the value reaches the library and comes back
-        # (it is the last field of the struct), and the model trains and adapts.
+        # (it lies past the 1.0 struct), and the model trains and adapts.
         for k in (0, 1, stages + 1)
             Model(tiny_config(adapt_last_layers = k)) do m
                 @test get_config(m).adapt_last_layers == k
@@ -126,6 +130,80 @@ caught(f) = try f(); nothing catch err; err end
             @test err isa MamlError
             @test err.status == MamlPP.MAML_E_INVALID_ARGUMENT
             @test occursin("adapt_last_layers", err.message)
+        end
+    end
+
+    @testset "MLP regression (since 1.3)" begin
+        c = Config()
+        @test (c.backbone, c.input_features, c.hidden_layers) == (MamlPP.BACKBONE_CONV, 1, 2)
+        @test c.hidden_sizes == (40, 40, 0, 0, 0, 0, 0, 0)
+        @test (c.activation, c.task_kind, c.n_outputs, c.batch_norm) ==
+              (MamlPP.ACTIVATION_LEAKY_RELU, MamlPP.TASK_CLASSIFICATION, 1, 1)
+        @test Config(c; hidden_sizes = [8, 6]).hidden_sizes == (8, 6, 0, 0, 0, 0, 0, 0)
+        @test_throws ArgumentError Config(c; hidden_sizes = ones(Int, 9))
+
+        mlp(; kw...) = Config(Config(; backbone = MamlPP.BACKBONE_MLP, input_features = 1,
+                                     hidden_layers = 2, hidden_sizes = (8, 8),
+                                     activation = MamlPP.ACTIVATION_RELU,
+                                     task_kind = MamlPP.TASK_REGRESSION, n_outputs = 1,
+                                     batch_norm = 0, inner_steps = 1, eval_inner_steps = 2,
+                                     device_type = MamlPP.DEVICE_CPU, num_threads = 1,
+                                     task_batching = MamlPP.TASKS_LOOP, seed = 11); kw...)
+        # Every 1.3 field lies past the 1.2 struct: it comes back only if the whole mirror
+        # reaches maml_create and returns from maml_get_config.
+        cfg = mlp(input_features = 3, hidden_layers = 3, hidden_sizes = (8, 6, 4), n_outputs = 2,
+                  batch_norm = 1)
+        Model(cfg) do m
+            @test get_config(m) == cfg
+        end
+
+        K, Q, B = 5, 6, 3
+        sinus(x, a, p) = Float32(a * sin(x + p))
+        xs(n, seed) = Float32[10 * (((i * 7919 + seed * 104729) % 1000) / 1000) - 5 for i in 1:n]
+        amps, phases = (1.0, 2.5, 4.0), (0.0, 1.0, 2.0)
+        sx, qx = reshape(xs(K * B, 1), K, B), reshape(xs(Q * B, 2), Q, B)
+        st = Float32[sinus(sx[i, t], amps[t], phases[t]) for i in 1:K, t in 1:B]
+        qt = Float32[sinus(qx[i, t], amps[t], phases[t]) for i in 1:Q, t in 1:B]
+        m = Model(mlp())
+        for step in 1:3
+            r = meta_train_step!(m, sx, st, qx, qt)   # float targets: (size, num_tasks)
+            @test r.step == step && isfinite(r.loss) && isnan(r.accuracy)
+        end
+        e = evaluate(m, sx, st, qx, qt)
+        @test isfinite(e.loss) && isnan(e.accuracy)
+        l = adapt_regression(m, sx[:, 1], st[:, 1])
+        values = predict(l, qx[:, 1])
+        @test values isa Matrix{Float32} && size(values) == (1, Q)
+        @test all(isfinite, values)
+        @test predict(l, reshape(qx[:, 1], 1, Q)) == values           # (input_features, n)
+        @test_throws DimensionMismatch predict(l, zeros(Float32, 8, 8, 1, 2))  # image-shaped
+        @test_throws DimensionMismatch predict(l, zeros(Float32, 3, 2))  # 3 features, not 1
+        ls = adapt_tasks(m, sx, st)
+        @test length(ls) == B
+        @test isapprox(predict(ls[1], qx[:, 1]), values; atol = 1e-5)
+        foreach(close, ls)
+        # Saved and loaded back, the model predicts identically.
+        m2 = model_from_bytes(to_bytes(m); device = :cpu)
+        l2 = adapt_regression(m2, sx[:, 1], st[:, 1])
+        @test predict(l2, qx[:, 1]) == values
+        close(l2); close(m2); close(l)
+        # A regression model refuses labels; a classifier refuses targets (the library's error).
+        err = caught(() -> meta_train_step!(m, sx, labels(B, K), qx, labels(B, Q)))
+        @test err isa MamlError && err.status == MamlPP.MAML_E_INVALID_ARGUMENT
+        @test occursin("regression", err.message)
+        err = caught(() -> adapt(m, sx[:, 1], zeros(Int32, K)))
+        @test err isa MamlError && err.func == :maml_adapt
+        @test get_step(m) == 3
+        close(m)
+        Model(tiny_config()) do c
+            err = caught(() -> meta_train_step!(c, images(3), fill(0.5f0, 3), images(3; seed = 1),
+                                                fill(0.5f0, 3)))
+            @test err isa MamlError && err.status == MamlPP.MAML_E_INVALID_ARGUMENT
+            @test occursin("classifier", err.message)
+            err = caught(() -> adapt_regression(c, images(3), fill(0.5f0, 3)))
+            @test err isa MamlError && err.func == :maml_adapt_regression
+            @test_throws DimensionMismatch adapt(c, zeros(Float32, 5, 3), Int32[0, 1, 2])  # vectors
+            @test get_step(c) == 0
         end
     end
 

@@ -16,6 +16,16 @@ Example::
          model.adapt(support_x, support_y) as learner:
         labels, logits = learner.predict(query_x)
 
+Regression (since 1.3) on vectors, e.g. the MAML paper's sinusoid network::
+
+    cfg = mamlpp.Config(backbone=mamlpp.BACKBONE_MLP, input_features=1, hidden_layers=2,
+                        hidden_sizes=[40, 40], activation=mamlpp.ACTIVATION_RELU, batch_norm=0,
+                        task_kind=mamlpp.TASK_REGRESSION, n_outputs=1)
+    with mamlpp.Model(cfg) as model:
+        model.meta_train_step(support_x, query_x=query_x, support_t=support_t, query_t=query_t)
+        with model.adapt_regression(x, t) as learner:
+            values = learner.predict(new_x)      # n * n_outputs floats
+
 The shared library is found through ``MAMLPP_LIBRARY`` (a full path), else the system's library
 search (``libmamlpp.so.1``); importing fails with ImportError if it is missing or its ABI version
 is not :data:`ABI_VERSION`.
@@ -27,6 +37,13 @@ from . import _native
 from ._buffers import HAVE_NUMPY
 from ._native import (
     ABI_VERSION,
+    ACTIVATION_LEAKY_RELU,
+    ACTIVATION_RELU,
+    BACKBONE_CONV,
+    BACKBONE_MLP,
+    MAX_HIDDEN_LAYERS,
+    TASK_CLASSIFICATION,
+    TASK_REGRESSION,
     BN_RUNNING,
     BN_SUPPORT,
     BN_TRANSDUCTIVE,
@@ -67,11 +84,11 @@ from .errors import (
     UnsupportedError,
 )
 
-__version__ = "1.2.0"
+__version__ = "1.3.0"
 
 
 def version():
-    """The library's version string, e.g. ``"1.2.0"`` (``maml_version_string``)."""
+    """The library's version string, e.g. ``"1.3.0"`` (``maml_version_string``)."""
     return _native.lib.maml_version_string().decode("ascii")
 
 
@@ -125,4 +142,6 @@ __all__ = [
     "DEVICE_AUTO", "DEVICE_CPU", "DEVICE_CUDA", "BN_RUNNING", "BN_TRANSDUCTIVE", "BN_SUPPORT",
     "TASKS_AUTO", "TASKS_LOOP", "TASKS_BATCHED", "DTYPE_FLOAT32", "DTYPE_FLOAT64",
     "SAVE_DEFAULT", "SAVE_INFERENCE_ONLY", "GROUP_DEFAULT_TIMEOUT",
+    "BACKBONE_CONV", "BACKBONE_MLP", "MAX_HIDDEN_LAYERS", "ACTIVATION_LEAKY_RELU",
+    "ACTIVATION_RELU", "TASK_CLASSIFICATION", "TASK_REGRESSION",
 ]

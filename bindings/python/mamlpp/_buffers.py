@@ -151,6 +151,31 @@ def leading_dim(obj):
     return int(mv.shape[0]) if mv.ndim >= 2 else None
 
 
+def numpy_shape(obj):
+    """The shape of a numpy array, else None (other inputs are only counted)."""
+    if _np is not None and isinstance(obj, _np.ndarray):
+        return tuple(int(d) for d in obj.shape)
+    return None
+
+
+def ndim(obj):
+    """The number of dimensions of an array-like: a numpy array's or memoryview's, the nesting
+    depth of lists and tuples (along their first items), 1 for anything else."""
+    if _np is not None and isinstance(obj, _np.ndarray):
+        return obj.ndim
+    if isinstance(obj, (list, tuple)):
+        depth, item = 1, obj
+        while isinstance(item, (list, tuple)) and item and _is_sequence(item[0]):
+            depth, item = depth + 1, item[0]
+        return depth
+    if isinstance(obj, array.array):
+        return 1
+    try:
+        return memoryview(obj).ndim
+    except TypeError:
+        return 1
+
+
 def new_floats(count, as_numpy, shape=None):
     """A zeroed float32 output of count values: numpy (reshaped to shape) or array.array('f')."""
     if as_numpy:

@@ -29,10 +29,17 @@ ABI_VERSION = 1
 #: The oldest library this binding works with, as maml_version_number() counts (major*10000 +
 #: minor*100 + patch): the release of the newest call it needs (1.1.0:
 #: maml_set_cuda_deterministic, maml_config.grad_clip_lslr, maml_*_metadata, maml_group_*).
-#: The mirror follows the 1.2 header, whose one addition, maml_config.adapt_last_layers, sits in
-#: the slot 1.1 named reserved2: a 1.1 library accepts its default 0 and refuses any other value
-#: with MAML_E_UNSUPPORTED, so 1.1 stays enough.
+#: The mirror follows the 1.3 header. 1.2's maml_config.adapt_last_layers sits in the slot 1.1
+#: named reserved2: a 1.1 library accepts its default 0 and refuses any other value with
+#: MAML_E_UNSUPPORTED. 1.3 appended the MLP and regression fields to maml_config and the target
+#: pointers to maml_tasks: an older library reads only the struct it knows and refuses a
+#: non-zero byte past it with MAML_E_UNSUPPORTED, so conv classifiers keep working on it. The
+#: one 1.3 call, maml_adapt_regression, is looked up when used (Model.adapt_regression raises
+#: UnsupportedError on an older library), so 1.1 stays enough.
 MIN_LIBRARY_VERSION = 10100
+
+#: The library version that added maml_adapt_regression, the MLP backbone and regression.
+REGRESSION_LIBRARY_VERSION = 10300
 
 # --------------------------------------------------------------------------------------------
 # Constants (the #defines of mamlpp.h)
@@ -52,6 +59,18 @@ TASKS_BATCHED = 2  #: MAML_TASKS_BATCHED: all tasks at once (grouped convolution
 
 DTYPE_FLOAT32 = 0  #: MAML_DTYPE_FLOAT32
 DTYPE_FLOAT64 = 1  #: MAML_DTYPE_FLOAT64
+
+BACKBONE_CONV = 0  #: MAML_BACKBONE_CONV: images (C x H x W floats) through conv stages. Since 1.3.
+BACKBONE_MLP = 1  #: MAML_BACKBONE_MLP: vectors (input_features floats), linear layers. Since 1.3.
+MAX_HIDDEN_LAYERS = 8  #: MAML_MAX_HIDDEN_LAYERS: the length of maml_config.hidden_sizes. Since 1.3.
+
+ACTIVATION_LEAKY_RELU = 0  #: MAML_ACTIVATION_LEAKY_RELU: slope 0.01 below zero. Since 1.3.
+ACTIVATION_RELU = 1  #: MAML_ACTIVATION_RELU: the MAML paper's sinusoid network. Since 1.3.
+
+TASK_CLASSIFICATION = 0  #: MAML_TASK_CLASSIFICATION: n_way classes, int32 labels. Since 1.3.
+#: MAML_TASK_REGRESSION: n_outputs real values per example, float targets, mean squared error;
+#: accuracy is not applicable (NaN). Since 1.3.
+TASK_REGRESSION = 1
 
 SAVE_DEFAULT = 0  #: MAML_SAVE_DEFAULT: everything, also what resuming training needs.
 SAVE_INFERENCE_ONLY = 1  #: MAML_SAVE_INFERENCE_ONLY: only what adapt and predict need.
@@ -136,6 +155,37 @@ CONFIG_FIELDS = (
      "linear head; each conv stage and the head count one layer), the layers before keep the "
      "meta-weights, and the inner-rate table has rows only for the adapted tensors; 0 = every "
      "layer; valid range [0, num_stages + 1]; since 1.2, the field 1.1 named reserved2 (0)"),
+    # ---- the 1.2 struct ends here (144 bytes) ----
+    ("backbone", c_int32,
+     "what an example is: BACKBONE_CONV (images of C x H x W floats through num_stages conv "
+     "stages) or BACKBONE_MLP (vectors of input_features floats through hidden_layers linear "
+     "layers); since 1.3 (BACKBONE_CONV)"),
+    ("input_features", c_int32,
+     "MLP: features per example, D; an example is D floats; valid range [1, 1048576]; since 1.3 "
+     "(1)"),
+    ("hidden_layers", c_int32,
+     "MLP: hidden layers L, each linear -> BN -> activation; valid range [1, "
+     "MAX_HIDDEN_LAYERS]; since 1.3 (2)"),
+    ("hidden_sizes", c_int32 * MAX_HIDDEN_LAYERS,
+     "MLP: units of hidden layers 0..L-1, each in [1, 65536], as a list of MAX_HIDDEN_LAYERS ints "
+     "whose entries from L on are 0 (a shorter list is padded with zeros); the MAML paper's "
+     "sinusoid network; since 1.3 (40, 40, 0, 0, 0, 0, 0, 0)"),
+    ("activation", c_int32,
+     "ACTIVATION_LEAKY_RELU or ACTIVATION_RELU, after every conv stage or hidden layer; since 1.3 "
+     "(ACTIVATION_LEAKY_RELU)"),
+    ("task_kind", c_int32,
+     "TASK_CLASSIFICATION (n_way classes, int32 labels, cross-entropy) or TASK_REGRESSION "
+     "(n_outputs floats per example, float targets, mean squared error, accuracy NaN); since 1.3 "
+     "(TASK_CLASSIFICATION)"),
+    ("n_outputs", c_int32,
+     "regression: real-valued outputs per example, M; classification uses n_way; valid range "
+     "[1, 100000]; since 1.3 (1)"),
+    ("batch_norm", c_int32,
+     "1: batch norm after every conv stage or hidden layer (per step with per_step_bn); 0: none, "
+     "as the MAML paper's sinusoid MLP, and then per_step_bn and bn_stats have no effect; since "
+     "1.3 (1)"),
+    ("reserved3", c_int32, None),
+    # ---- the 1.3 struct ends here (208 bytes) ----
 )
 
 #: The documentation of every user-settable maml_config field, for Config's properties.
@@ -143,7 +193,7 @@ CONFIG_FIELD_DOCS = dict((name, doc) for name, _, doc in CONFIG_FIELDS if doc is
 
 
 class maml_config(ctypes.Structure):
-    """Mirror of ``maml_config`` (ABI 1, as of 1.2). Fill with defaults through
+    """Mirror of ``maml_config`` (ABI 1, as of 1.3). Fill with defaults through
     :func:`config_defaults`."""
 
     _fields_ = [(name, ctype) for name, ctype, _ in CONFIG_FIELDS]
@@ -161,6 +211,9 @@ class maml_tasks(ctypes.Structure):
         ("support_y", ctypes.POINTER(c_int32)),
         ("query_x", ctypes.POINTER(c_float)),
         ("query_y", ctypes.POINTER(c_int32)),
+        # ---- the 1.0 struct ends here (48 bytes) ----
+        ("support_t", ctypes.POINTER(c_float)),  # regression targets (since 1.3), else NULL
+        ("query_t", ctypes.POINTER(c_float)),
     ]
 
 
@@ -280,6 +333,11 @@ _proto("maml_get_device", c_int32, [c_void_p, _P(c_int32), _P(c_int32)])
 _proto("maml_num_parameters", c_int32, [c_void_p, _P(c_int64)])
 _proto("maml_adapt", c_int32, [c_void_p, c_void_p, c_void_p, c_int32, _P(c_void_p)])
 _proto("maml_adapt_tasks", c_int32, [c_void_p, _P(maml_tasks), c_void_p])
+#: maml_adapt_regression (since 1.3), or None when the library is older: looked up here rather
+#: than required, so that the binding still loads libmamlpp 1.1 and 1.2.
+adapt_regression = (_proto("maml_adapt_regression", c_int32,
+                           [c_void_p, c_void_p, c_void_p, c_int32, _P(c_void_p)])
+                    if hasattr(lib, "maml_adapt_regression") else None)
 _proto("maml_predict", c_int32, [c_void_p, c_void_p, c_int32, c_void_p, c_void_p])
 _proto("maml_learner_n_way", c_int32, [c_void_p, _P(c_int32)])
 _proto("maml_learner_free", None, [c_void_p])

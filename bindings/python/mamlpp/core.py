@@ -2,21 +2,31 @@
 
 Array conventions (see :mod:`mamlpp._buffers` for every accepted input type):
 
-* Images are float32 in NCHW order (example, channel, row, column), given flat or shaped; the
-  number of examples is inferred as ``len(all values) / (C*H*W)`` of the model's config, or given
-  explicitly (``n=...``), in which case the buffer must hold at least that many examples.
-* Labels are int32 in ``[0, n_way)``.
-* Meta-batches: images laid out task after task. The number of tasks is ``num_tasks=`` if given,
-  else the first dimension of 2-D support labels (shape ``(num_tasks, support_size)``), else 1.
-  Examples per task are inferred from the label counts.
-* Outputs are numpy arrays when the images passed in were a numpy array (logits shaped
-  ``(n, n_way)`` float32, labels ``(n,)`` int32), otherwise flat ``array.array`` (``'f'`` logits
-  of ``n * n_way`` values, row-major, and ``'i'`` labels).
+* Examples are float32: images in NCHW order (example, channel, row, column) for the conv
+  backbone, vectors of ``input_features`` values for the MLP backbone (since 1.3), given flat or
+  shaped. The number of examples is inferred as ``len(all values) / E`` (E = C*H*W, or
+  input_features), or given explicitly (``n=...``), in which case the buffer must hold at least
+  that many examples. A numpy array's shape must end in one example's shape (``(C, H, W)`` or
+  ``(C*H*W,)`` for a conv model, ``(input_features,)`` for an MLP): an image-shaped array given
+  to an MLP model, or an array of vectors given to a conv model, raises ValueError before the
+  library is called (the library sees only a pointer).
+* Labels are int32 in ``[0, n_way)``; a regression model (``task_kind=TASK_REGRESSION``, since
+  1.3) takes float32 targets instead, ``n_outputs`` per example, through the ``support_t`` /
+  ``query_t`` arguments and :meth:`Model.adapt_regression`.
+* Meta-batches: examples laid out task after task. The number of tasks is ``num_tasks=`` if
+  given, else the first dimension of 2-D support labels (shape ``(num_tasks, support_size)``) or
+  of support targets shaped ``(num_tasks, support_size, n_outputs)`` (or ``(num_tasks,
+  support_size)`` when n_outputs is 1), else 1. Examples per task are inferred from the label or
+  target counts.
+* Outputs are numpy arrays when the examples passed in were a numpy array (logits shaped
+  ``(n, n_way)`` float32, labels ``(n,)`` int32, regression values ``(n, n_outputs)`` float32),
+  otherwise flat ``array.array`` (``'f'`` logits or values, row-major, and ``'i'`` labels).
 """
 
 import collections
 import collections.abc
 import ctypes
+import operator
 import os
 import weakref
 
@@ -25,6 +35,35 @@ from . import _native as N
 from ._native import lib
 
 _CONFIG_FIELDS = tuple(name for name, _ in N.maml_config._fields_ if name != "struct_size")
+#: The array fields of maml_config (hidden_sizes): a list of ints in Python.
+_ARRAY_FIELDS = dict((name, ctype) for name, ctype in N.maml_config._fields_
+                     if issubclass(ctype, ctypes.Array))
+
+
+def _get_field(c, name):
+    """A maml_config field as Python sees it: an int or float, or a list for an array field."""
+    value = getattr(c, name)
+    return list(value) if name in _ARRAY_FIELDS else value
+
+
+def _set_field(c, name, value):
+    """Sets a maml_config field; an array field takes a sequence of at most its length of ints,
+    padded with zeros (the header's rule for hidden_sizes: entries past hidden_layers are 0)."""
+    array_type = _ARRAY_FIELDS.get(name)
+    if array_type is None:
+        setattr(c, name, value)
+        return
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError("%s takes a sequence of ints, not %s" % (name, type(value).__name__))
+    values = list(value)
+    if len(values) > array_type._length_:
+        raise ValueError("%s holds at most %d values, got %d"
+                         % (name, array_type._length_, len(values)))
+    try:
+        values = [operator.index(v) for v in values]  # ints (numpy's too); a float is refused
+    except TypeError as e:
+        raise TypeError("%s takes ints (%s)" % (name, e))
+    setattr(c, name, array_type(*(values + [0] * (array_type._length_ - len(values)))))
 
 # --------------------------------------------------------------------------------------------
 # Devices
@@ -63,8 +102,11 @@ class Config(object):
     ``Config()`` holds the library's MAML++ defaults (Omniglot 5-way 1-shot); keyword arguments
     override fields by name, e.g. ``Config(n_way=5, num_filters=32, device_type=DEVICE_CPU)``.
     Every field of the C struct is an attribute of the same name (``struct_size`` is managed for
-    you). The binding does not validate values: :class:`Model` creation does, through the library.
-    Float fields are stored as float32, as the library sees them.
+    you); the array field ``hidden_sizes`` is a list of :data:`MAX_HIDDEN_LAYERS` ints, set from
+    any shorter sequence, which is padded with zeros (``Config(backbone=BACKBONE_MLP,
+    hidden_layers=2, hidden_sizes=[40, 40], task_kind=TASK_REGRESSION)``). The binding does not
+    validate values: :class:`Model` creation does, through the library. Float fields are stored
+    as float32, as the library sees them.
     """
 
     __slots__ = ("_c",)
@@ -86,7 +128,7 @@ class Config(object):
     def __setattr__(self, name, value):
         if name not in _CONFIG_FIELDS:
             raise AttributeError("maml_config has no field %r" % name)
-        setattr(self._c, name, value)
+        _set_field(self._c, name, value)
 
     @staticmethod
     def field_names():
@@ -95,7 +137,7 @@ class Config(object):
 
     def to_dict(self):
         """The fields as a plain dict, in the C struct's order."""
-        return dict((name, getattr(self._c, name)) for name in _CONFIG_FIELDS)
+        return dict((name, _get_field(self._c, name)) for name in _CONFIG_FIELDS)
 
     def replace(self, **fields):
         """A copy with some fields changed."""
@@ -110,8 +152,14 @@ class Config(object):
 
     @property
     def image_shape(self):
-        """(C, H, W) of one image."""
+        """(C, H, W) of one image (the conv backbone's example)."""
         return (self._c.image_channels, self._c.image_height, self._c.image_width)
+
+    @property
+    def example_shape(self):
+        """The shape of one example: ``image_shape`` for the conv backbone, ``(input_features,)``
+        for the MLP backbone."""
+        return _example_shape(self._c)
 
     def __reduce__(self):
         return (_config_from_dict, (self.to_dict(),))
@@ -131,12 +179,19 @@ class Config(object):
         return "Config(%s)" % ", ".join("%s=%r" % kv for kv in self.to_dict().items())
 
 
+def _example_shape(c):
+    """One example's shape under a maml_config struct."""
+    if c.backbone == N.BACKBONE_MLP:
+        return (c.input_features,)
+    return (c.image_channels, c.image_height, c.image_width)
+
+
 def _config_property(name):
     def get(self):
-        return getattr(self._c, name)
+        return _get_field(self._c, name)
 
     def set_(self, value):
-        setattr(self._c, name, value)
+        _set_field(self._c, name, value)
 
     return property(get, set_, doc=N.CONFIG_FIELD_DOCS.get(name, name))
 
@@ -158,8 +213,9 @@ def _config_from_dict(fields):
 class Metrics(collections.namedtuple("Metrics", "loss accuracy meta_lr second_order step epoch")):
     """What a training or evaluation call measured (``maml_metrics``).
 
-    Attributes: ``loss`` (meta-loss: mean over tasks of the, MSL-weighted, query loss),
-    ``accuracy`` (query accuracy after the last inner step, mean over tasks), ``meta_lr`` (the Adam
+    Attributes: ``loss`` (meta-loss: mean over tasks of the, MSL-weighted, query loss; for a
+    regression model the mean squared error), ``accuracy`` (query accuracy after the last inner
+    step, mean over tasks; NaN for a regression model, where it does not apply), ``meta_lr`` (the Adam
     learning rate the step used), ``second_order`` (bool), ``step`` (meta-train steps completed
     after the call), ``epoch`` (the epoch the step belonged to).
     """
@@ -225,7 +281,12 @@ def _ensure_count(what, have, need):
         raise ValueError("%s holds %d values, %d are needed" % (what, have, need))
 
 
-def _examples(what, count, per_example, explicit):
+def _example_name(example_shape):
+    """How an example's size is spelled in messages: "C*H*W" or "input_features"."""
+    return "input_features" if len(example_shape) == 1 else "C*H*W"
+
+
+def _examples(what, count, per_example, explicit, per_name="C*H*W"):
     """The number of examples in count values (explicit if given, checked against the buffer)."""
     if explicit is not None:
         explicit = int(explicit)
@@ -233,9 +294,59 @@ def _examples(what, count, per_example, explicit):
         return explicit
     if per_example <= 0 or count % per_example:
         raise ValueError("%s holds %d values, not a whole number of examples of %d values "
-                         "(C*H*W); pass the count explicitly or fix the shape"
-                         % (what, count, per_example))
+                         "(%s); pass the count explicitly or fix the shape"
+                         % (what, count, per_example, per_name))
     return count // per_example
+
+
+def _check_shape(obj, what, example_shape, max_leading):
+    """For a numpy array: its shape must end in one example's shape, after at most max_leading
+    dimensions (examples; tasks and examples for a meta-batch). A conv model also takes images
+    flattened to C*H*W values (and, with one channel, H x W); an MLP with one input feature also
+    takes (num_tasks, n) without the feature dimension. Flat arrays and other inputs are only
+    counted. The library cannot tell an image from a vector, so this is the binding's
+    one check of what the values are."""
+    shape = _buffers.numpy_shape(obj)
+    if shape is None or len(shape) <= 1:
+        return
+    mlp = len(example_shape) == 1
+    if mlp and example_shape[0] == 1 and len(shape) <= max_leading:
+        return  # one feature: the feature dimension may be left out, (num_tasks, n)
+    accepted = [tuple(example_shape)]
+    if not mlp:
+        c, h, w = example_shape
+        accepted.append((c * h * w,))
+        if c == 1:
+            accepted.append((h, w))
+    for ex in accepted:
+        k = len(ex)
+        if len(shape) >= k and tuple(shape[len(shape) - k:]) == ex and len(shape) - k <= max_leading:
+            return
+    lead = "(n, " if max_leading == 1 else "(num_tasks, n, "
+    if mlp:
+        d = example_shape[0]
+        kind = "an image-shaped array" if len(shape) > 1 + max_leading else "an array"
+        raise ValueError("%s has shape %s: %s, but this MLP model takes vectors of %d "
+                         "feature%s (input_features): give shape %s%d) or a flat array"
+                         % (what, tuple(shape), kind, d, "" if d == 1 else "s", lead, d))
+    c, h, w = example_shape
+    kind = ("an array of vectors of %d values" % shape[-1]) if len(shape) <= 1 + max_leading \
+        else "an array"
+    raise ValueError("%s has shape %s: %s, but this conv model takes images of C x H x W = "
+                     "%d x %d x %d: give shape %s%d, %d, %d), %s%d) or a flat array"
+                     % (what, tuple(shape), kind, c, h, w, lead, c, h, w, lead, c * h * w))
+
+
+def _require_regression_call():
+    """maml_adapt_regression, or UnsupportedError naming the library that lacks it."""
+    if N.adapt_regression is None:
+        from .errors import UnsupportedError, E_UNSUPPORTED
+        raise UnsupportedError(
+            E_UNSUPPORTED, "maml_adapt_regression needs libmamlpp %d.%d or later; %s is %s"
+            % (N.REGRESSION_LIBRARY_VERSION // 10000, N.REGRESSION_LIBRARY_VERSION // 100 % 100,
+               N.library_path, lib.maml_version_string().decode("ascii")),
+            "maml_adapt_regression")
+    return N.adapt_regression
 
 
 class Model(_Handle):
@@ -248,7 +359,7 @@ class Model(_Handle):
     threads at once while no training call runs (the GIL is released during C calls).
     """
 
-    __slots__ = ("_per_example", "_image_shape")
+    __slots__ = ("_per_example", "_image_shape", "_example_shape", "_regression", "_n_outputs")
     _free = lib.maml_free
     _kind = "Model"
 
@@ -269,7 +380,13 @@ class Model(_Handle):
         self._adopt(ptr)
         c = self._get_config_struct()
         self._image_shape = (c.image_channels, c.image_height, c.image_width)
-        self._per_example = c.image_channels * c.image_height * c.image_width
+        self._example_shape = _example_shape(c)
+        self._per_example = 1
+        for d in self._example_shape:
+            self._per_example *= d
+        # A library older than 1.3 reports 0 (it zeroes the fields it does not know): a classifier.
+        self._regression = c.task_kind == N.TASK_REGRESSION
+        self._n_outputs = c.n_outputs
 
     @classmethod
     def _from_ptr(cls, ptr):
@@ -402,65 +519,103 @@ class Model(_Handle):
     # -- training ------------------------------------------------------------------------------
 
     def _tasks(self, support_x, support_y, query_x, query_y, num_tasks, support_size,
-               query_size):
-        """A maml_tasks for the given arrays plus the objects that must stay alive."""
+               query_size, support_t=None, query_t=None):
+        """A maml_tasks for the given arrays plus the objects that must stay alive. Labels (_y)
+        and targets (_t) are both passed on when given: which one a model takes, the library
+        decides (a classifier refuses targets, a regression model labels)."""
         t = N.new_tasks()
         keep = []
-        sy, sy_addr, sy_n, _ = _buffers.int32s(support_y, "support_y")
+        per_target = max(self._n_outputs, 1)
+        if support_y is None and support_t is None:
+            raise TypeError("support_y (labels) or support_t (regression targets) is needed")
         if num_tasks is None:
-            num_tasks = _buffers.leading_dim(support_y) or 1
+            if support_y is not None:
+                num_tasks = _buffers.leading_dim(support_y)
+            elif _buffers.ndim(support_t) >= (3 if per_target > 1 else 2):
+                num_tasks = _buffers.leading_dim(support_t)
+            num_tasks = num_tasks or 1
         num_tasks = int(num_tasks)
         if num_tasks <= 0:
             raise ValueError("num_tasks must be positive, got %d" % num_tasks)
-        parts = [("support", support_x, sy, sy_addr, sy_n, support_size)]
-        if query_x is not None or query_y is not None:
-            qy, qy_addr, qy_n, _ = _buffers.int32s(query_y, "query_y")
-            parts.append(("query", query_x, qy, qy_addr, qy_n, query_size))
-        for which, x, y, y_addr, y_n, size in parts:
-            if size is None:
-                if y_n % num_tasks:
-                    raise ValueError("%s_y holds %d labels, not a multiple of num_tasks=%d"
-                                     % (which, y_n, num_tasks))
-                size = y_n // num_tasks
-            else:
-                size = int(size)
+        parts = [("support", support_x, support_y, support_t, support_size)]
+        if query_x is not None or query_y is not None or query_t is not None:
+            if query_y is None and query_t is None:
+                raise TypeError("query_y (labels) or query_t (regression targets) is needed")
+            parts.append(("query", query_x, query_y, query_t, query_size))
+        per_name = _example_name(self._example_shape)
+        for which, x, y, tg, size in parts:
+            y_addr = tg_addr = None
+            if y is not None:
+                yk, y_addr, y_n, _ = _buffers.int32s(y, which + "_y")
+                keep.append(yk)
+            if tg is not None:
+                tk, tg_addr, tg_n, _ = _buffers.floats(tg, which + "_t")
+                keep.append(tk)
+            explicit = size is not None
+            if not explicit:
+                if y is not None:
+                    if y_n % num_tasks:
+                        raise ValueError("%s_y holds %d labels, not a multiple of num_tasks=%d"
+                                         % (which, y_n, num_tasks))
+                    size = y_n // num_tasks
+                else:
+                    if tg_n % (num_tasks * per_target):
+                        raise ValueError("%s_t holds %d targets, not a multiple of num_tasks=%d x "
+                                         "n_outputs=%d" % (which, tg_n, num_tasks, per_target))
+                    size = tg_n // (num_tasks * per_target)
+            size = int(size)
+            if y is not None:
                 _ensure_count(which + "_y", y_n, num_tasks * size)
+            if tg is not None:
+                _ensure_count(which + "_t", tg_n, num_tasks * size * per_target)
+            if x is None:
+                raise TypeError("%s_x must not be None" % which)
+            _check_shape(x, which + "_x", self._example_shape, 2)
             xk, x_addr, x_n, _ = _buffers.floats(x, which + "_x")
             need = num_tasks * size * self._per_example
-            if x_n < need or (x_n != need and (support_size if which == "support"
-                                                else query_size) is None):
-                raise ValueError("%s_x holds %d values; %d tasks x %d examples x %d (C*H*W) = %d "
+            if x_n < need or (x_n != need and not explicit):
+                raise ValueError("%s_x holds %d values; %d tasks x %d examples x %d (%s) = %d "
                                  "are needed" % (which, x_n, num_tasks, size,
-                                                 self._per_example, need))
-            keep += [xk, y]
+                                                 self._per_example, per_name, need))
+            keep.append(xk)
             setattr(t, which + "_size", size)
             setattr(t, which + "_x", ctypes.cast(x_addr, ctypes.POINTER(ctypes.c_float)))
             setattr(t, which + "_y", ctypes.cast(y_addr, ctypes.POINTER(ctypes.c_int32)))
+            setattr(t, which + "_t", ctypes.cast(tg_addr, ctypes.POINTER(ctypes.c_float)))
         t.num_tasks = num_tasks
         return t, keep
 
-    def meta_train_step(self, support_x, support_y, query_x, query_y, num_tasks=None,
-                        support_size=None, query_size=None):
+    def meta_train_step(self, support_x, support_y=None, query_x=None, query_y=None,
+                        num_tasks=None, support_size=None, query_size=None, support_t=None,
+                        query_t=None):
         """One meta-train step on a meta-batch (``maml_meta_train_step``) -> :class:`Metrics`.
 
         Arrays are laid out task after task; num_tasks defaults to the first dimension of 2-D
         support_y, else 1; support_size and query_size (examples per task) default to the label
-        counts divided by num_tasks. A step whose loss or gradients are not finite raises
-        :class:`NumericalError` and leaves the model unchanged. Needs exclusive use of the model.
+        counts divided by num_tasks. A regression model (since 1.3) takes float targets instead
+        of labels: ``support_t`` and ``query_t``, n_outputs per example, with support_y and
+        query_y left None, e.g. ``model.meta_train_step(sx, query_x=qx, support_t=st,
+        query_t=qt)``; then num_tasks defaults to the first dimension of support_t shaped
+        ``(num_tasks, support_size, n_outputs)`` (or ``(num_tasks, support_size)`` when
+        n_outputs is 1). A classifier refuses targets and a regression model labels, with the
+        library's :class:`InvalidArgumentError`. A step whose loss or gradients are not finite
+        raises :class:`NumericalError` and leaves the model unchanged. Needs exclusive use of the
+        model.
         """
         t, keep = self._tasks(support_x, support_y, query_x, query_y, num_tasks, support_size,
-                              query_size)
+                              query_size, support_t, query_t)
         m = N.new_metrics()
         lib.maml_meta_train_step(self._h(), ctypes.byref(t), ctypes.byref(m))
         del keep
         return Metrics._from_struct(m)
 
-    def evaluate(self, support_x, support_y, query_x, query_y, num_tasks=None,
-                 support_size=None, query_size=None):
+    def evaluate(self, support_x, support_y=None, query_x=None, query_y=None, num_tasks=None,
+                 support_size=None, query_size=None, support_t=None, query_t=None):
         """Adapts every task and measures query loss and accuracy without changing the model
-        (``maml_evaluate``) -> :class:`Metrics`. Arguments as :meth:`meta_train_step`."""
+        (``maml_evaluate``) -> :class:`Metrics`. Arguments as :meth:`meta_train_step`
+        (regression: ``support_t`` and ``query_t``; the accuracy is then NaN)."""
         t, keep = self._tasks(support_x, support_y, query_x, query_y, num_tasks, support_size,
-                              query_size)
+                              query_size, support_t, query_t)
         m = N.new_metrics()
         lib.maml_evaluate(self._h(), ctypes.byref(t), ctypes.byref(m))
         del keep
@@ -477,17 +632,48 @@ class Model(_Handle):
         else:
             n_support = int(n_support)
             _ensure_count("support_y", y_n, n_support)
+        _check_shape(support_x, "support_x", self._example_shape, 1)
         x, x_addr, x_n, _ = _buffers.floats(support_x, "support_x")
         _ensure_count("support_x", x_n, n_support * self._per_example)
         out = ctypes.c_void_p()
         lib.maml_adapt(self._h(), x_addr, y_addr, n_support, ctypes.byref(out))
         del x, y
-        return Learner._from_ptr(out, self._image_shape)
+        return Learner._from_ptr(out, self._example_shape, self._regression)
 
-    def adapt_tasks(self, support_x, support_y, num_tasks=None, support_size=None):
+    def adapt_regression(self, support_x, support_t, n_support=None):
+        """Adapts a regression model (``task_kind=TASK_REGRESSION``) to one task from support
+        examples and their float targets, n_outputs per example (``maml_adapt_regression``,
+        since libmamlpp 1.3; :class:`UnsupportedError` with an older library) ->
+        :class:`Learner`, whose :meth:`Learner.predict` returns the predicted values. n_support
+        defaults to the number of targets / n_outputs. A classifier refuses this call with the
+        library's :class:`InvalidArgumentError` (use :meth:`adapt`). The model is unchanged."""
+        h = self._h()
+        fn = _require_regression_call()
+        per_target = max(self._n_outputs, 1)
+        tg, t_addr, t_n, _ = _buffers.floats(support_t, "support_t")
+        if n_support is None:
+            if t_n % per_target:
+                raise ValueError("support_t holds %d targets, not a multiple of n_outputs=%d"
+                                 % (t_n, per_target))
+            n_support = t_n // per_target
+        else:
+            n_support = int(n_support)
+            _ensure_count("support_t", t_n, n_support * per_target)
+        _check_shape(support_x, "support_x", self._example_shape, 1)
+        x, x_addr, x_n, _ = _buffers.floats(support_x, "support_x")
+        _ensure_count("support_x", x_n, n_support * self._per_example)
+        out = ctypes.c_void_p()
+        fn(h, x_addr, t_addr, n_support, ctypes.byref(out))
+        del x, tg
+        return Learner._from_ptr(out, self._example_shape, self._regression)
+
+    def adapt_tasks(self, support_x, support_y=None, num_tasks=None, support_size=None,
+                    support_t=None):
         """Adapts several tasks at once (``maml_adapt_tasks``) -> a list of :class:`Learner`,
-        one per task. Arrays and inference as :meth:`meta_train_step`'s support half."""
-        t, keep = self._tasks(support_x, support_y, None, None, num_tasks, support_size, None)
+        one per task. Arrays and inference as :meth:`meta_train_step`'s support half (a
+        regression model: ``support_t``)."""
+        t, keep = self._tasks(support_x, support_y, None, None, num_tasks, support_size, None,
+                              support_t, None)
         out = (ctypes.c_void_p * t.num_tasks)()
         lib.maml_adapt_tasks(self._h(), ctypes.byref(t), out)
         del keep
@@ -496,7 +682,7 @@ class Model(_Handle):
             for i in range(t.num_tasks):
                 p = ctypes.c_void_p(out[i])
                 out[i] = None
-                learners.append(Learner._from_ptr(p, self._image_shape))
+                learners.append(Learner._from_ptr(p, self._example_shape, self._regression))
         except BaseException:
             for i in range(t.num_tasks):
                 lib.maml_learner_free(out[i])
@@ -541,8 +727,19 @@ class Model(_Handle):
 
     @property
     def image_shape(self):
-        """(C, H, W) of the images this model takes."""
+        """(C, H, W) of the images this model takes (its config's, for the conv backbone)."""
         return self._image_shape
+
+    @property
+    def example_shape(self):
+        """The shape of one example: (C, H, W) for the conv backbone, (input_features,) for the
+        MLP backbone (since 1.3)."""
+        return self._example_shape
+
+    @property
+    def regression(self):
+        """True for a regression model (``task_kind == TASK_REGRESSION``, since 1.3)."""
+        return self._regression
 
     def inner_lrs(self):
         """The learned inner learning rates (LSLR) as a dict (in the library's order): adapted tensor name (e.g.
@@ -566,8 +763,15 @@ class Model(_Handle):
         if self.closed:
             return "<mamlpp.Model (closed)>"
         c = self._get_config_struct()
-        return "<mamlpp.Model %d-way %dx%dx%d, step %d, %s>" % (
-            c.n_way, c.image_channels, c.image_height, c.image_width, self.step, self.device)
+        task = ("regression, %d output%s" % (c.n_outputs, "" if c.n_outputs == 1 else "s")
+                if self._regression else "%d-way" % c.n_way)
+        if c.backbone == N.BACKBONE_MLP:
+            net = "MLP %s" % "->".join(str(v) for v in [c.input_features]
+                                       + list(c.hidden_sizes)[:max(c.hidden_layers, 0)])
+        else:
+            net = "%dx%dx%d" % (c.image_channels, c.image_height, c.image_width)
+        return "<mamlpp.Model %s%s%s, step %d, %s>" % (task, ", " if self._regression else " ", net,
+                                                      self.step, self.device)
 
 
 def _metadata_key(key):
@@ -612,14 +816,15 @@ class Metadata(collections.abc.MutableMapping):
 
 
 class Learner(_Handle):
-    """A model adapted to one task (``maml_learner``), from :meth:`Model.adapt`.
+    """A model adapted to one task (``maml_learner``), from :meth:`Model.adapt` (or
+    :meth:`Model.adapt_regression`, whose learners predict values).
 
     Independent of its model (closing the model does not invalidate it). :meth:`predict` may run
     from many threads at once. Use it as a context manager or call :meth:`close`; it is also freed
     when garbage-collected.
     """
 
-    __slots__ = ("_n_way", "_image_shape", "_per_example")
+    __slots__ = ("_n_way", "_image_shape", "_per_example", "_regression")
     _free = lib.maml_learner_free
     _kind = "Learner"
 
@@ -627,7 +832,7 @@ class Learner(_Handle):
         raise TypeError("Learners come from Model.adapt() / Model.adapt_tasks()")
 
     @classmethod
-    def _from_ptr(cls, ptr, image_shape):
+    def _from_ptr(cls, ptr, image_shape, regression=False):
         self = cls.__new__(cls)
         try:
             self._adopt(ptr)
@@ -641,30 +846,55 @@ class Learner(_Handle):
             raise
         self._n_way = n.value
         self._image_shape = tuple(image_shape)
-        c, h, w = self._image_shape
-        self._per_example = c * h * w
+        self._regression = bool(regression)
+        self._per_example = 1
+        for d in self._image_shape:
+            self._per_example *= d
         return self
 
     @property
     def n_way(self):
-        """The number of classes this learner predicts (``maml_learner_n_way``)."""
+        """The width of a prediction row (``maml_learner_n_way``): the number of classes this
+        learner predicts, or for a regression learner its n_outputs."""
         return self._n_way
 
     @property
+    def n_outputs(self):
+        """The values predicted per example by a regression learner (None for a classifier)."""
+        return self._n_way if self._regression else None
+
+    @property
+    def regression(self):
+        """True if the learner predicts values (a regression model's, since 1.3)."""
+        return self._regression
+
+    @property
     def image_shape(self):
-        """(C, H, W) of the images this learner takes (the model's, at adaptation)."""
+        """The shape of one example this learner takes (the model's, at adaptation): (C, H, W)
+        of an image, or (input_features,) for the MLP backbone."""
         return self._image_shape
 
-    def predict(self, x, n=None):
-        """Classifies images (``maml_predict``) -> :class:`Prediction` ``(labels, logits)``.
+    example_shape = image_shape
 
-        x holds n images of C*H*W float32 values (n inferred unless given). Outputs are numpy
-        arrays if x is one (labels (n,), logits (n, n_way)), else array.array ('i' and 'f').
-        The labels are the library's argmax of the logits; no other post-processing is done."""
+    def predict(self, x, n=None):
+        """Classifies images (``maml_predict``) -> :class:`Prediction` ``(labels, logits)``; a
+        regression learner returns its predicted values instead.
+
+        x holds n examples of C*H*W float32 values (input_features for the MLP backbone; n
+        inferred unless given). Outputs are numpy arrays if x is one (labels (n,), logits
+        (n, n_way); regression values (n, n_outputs)), else array.array ('i' and 'f'; regression:
+        one 'f' array of n * n_outputs values, row-major). The labels are the library's argmax of
+        the logits; no other post-processing is done."""
         h = self._h()
+        _check_shape(x, "x", self._image_shape, 1)
         xk, x_addr, x_n, as_np = _buffers.floats(x, "x")
-        n = _examples("x", x_n, self._per_example, n)
+        n = _examples("x", x_n, self._per_example, n, _example_name(self._image_shape))
         k = self._n_way
+        if self._regression:
+            values, v_addr = _buffers.new_floats(n * k, as_np, (n, k))
+            lib.maml_predict(h, x_addr, n, v_addr, None)  # labels must be NULL for regression
+            del xk
+            return values
         logits, l_addr = _buffers.new_floats(n * k, as_np, (n, k))
         labels, y_addr = _buffers.new_int32s(n, as_np)
         lib.maml_predict(h, x_addr, n, l_addr, y_addr)
@@ -674,7 +904,13 @@ class Learner(_Handle):
     def __repr__(self):
         if self.closed:
             return "<mamlpp.Learner (closed)>"
-        return "<mamlpp.Learner %d-way %dx%dx%d>" % ((self._n_way,) + self._image_shape)
+        shape = "x".join(str(d) for d in self._image_shape)
+        if len(self._image_shape) == 1:
+            shape = "%s feature%s" % (shape, "" if self._image_shape[0] == 1 else "s")
+        if self._regression:
+            return "<mamlpp.Learner regression, %d output%s, %s>" % (
+                self._n_way, "" if self._n_way == 1 else "s", shape)
+        return "<mamlpp.Learner %d-way %s>" % (self._n_way, shape)
 
 
 # --------------------------------------------------------------------------------------------

@@ -66,6 +66,37 @@ c_enum!(
     }
 );
 
+c_enum!(
+    /// What one example is and what processes it (`MAML_BACKBONE_*`). Since 1.3.
+    Backbone, "backbone" {
+        /// Images of `C * H * W` floats through `num_stages` 3x3 conv stages.
+        Conv = sys::MAML_BACKBONE_CONV,
+        /// Vectors of `input_features` floats through `hidden_layers` linear layers.
+        Mlp = sys::MAML_BACKBONE_MLP,
+    }
+);
+
+c_enum!(
+    /// The activation after every conv stage or hidden layer (`MAML_ACTIVATION_*`). Since 1.3.
+    Activation, "activation" {
+        /// Slope 0.01 below zero (the MAML++ reference's).
+        LeakyRelu = sys::MAML_ACTIVATION_LEAKY_RELU,
+        /// The MAML paper's sinusoid network.
+        Relu = sys::MAML_ACTIVATION_RELU,
+    }
+);
+
+c_enum!(
+    /// What a model predicts (`MAML_TASK_*`). Since 1.3.
+    TaskKind, "task_kind" {
+        /// `n_way` classes: `i32` labels, cross-entropy, accuracy.
+        Classification = sys::MAML_TASK_CLASSIFICATION,
+        /// `n_outputs` real values per example: `f32` targets, mean squared error; the accuracy
+        /// of [`Metrics`](crate::Metrics) is NaN (not applicable).
+        Regression = sys::MAML_TASK_REGRESSION,
+    }
+);
+
 /// Everything that defines a model and its meta-training: `maml_config` with Rust types
 /// (flags as `bool`, `MAML_*` constants as enums). Each field's default is in parentheses; the C
 /// header gives its range, and `Model::new` checks it.
@@ -148,6 +179,28 @@ pub struct Config {
     /// `Status::InvalidArgument` (0). Since 1.2; a 1.1 library refuses a non-zero value with
     /// `Status::Unsupported`.
     pub adapt_last_layers: i32,
+    /// What one example is: images through conv stages, or vectors through an MLP
+    /// (`Backbone::Conv`). Since 1.3, as are the fields below (a library older than 1.3 refuses
+    /// a value other than the zero of each with `Status::Unsupported`).
+    pub backbone: Backbone,
+    /// MLP: features per example, D; an example is D floats; `1..=1048576` (1).
+    pub input_features: i32,
+    /// MLP: hidden layers L, each linear -> BN -> activation; `1..=MAML_MAX_HIDDEN_LAYERS` (2).
+    pub hidden_layers: i32,
+    /// MLP: units of hidden layers `0..L`, each in `1..=65536`; the entries from L on must be 0
+    /// (`[40, 40, 0, 0, 0, 0, 0, 0]`: the MAML paper's sinusoid network).
+    pub hidden_sizes: [i32; sys::MAML_MAX_HIDDEN_LAYERS],
+    /// The activation after every conv stage or hidden layer (`Activation::LeakyRelu`).
+    pub activation: Activation,
+    /// Classification (labels) or regression (float targets) (`TaskKind::Classification`).
+    pub task_kind: TaskKind,
+    /// Regression: real-valued outputs per example, M; `1..=100000`. Classification uses
+    /// `n_way` (1).
+    pub n_outputs: i32,
+    /// Batch norm after every conv stage or hidden layer (per step with `per_step_bn`);
+    /// `false`: none, as the MAML paper's sinusoid MLP, and then `per_step_bn` and `bn_stats`
+    /// have no effect (`true`).
+    pub batch_norm: bool,
 }
 
 impl Default for Config {
@@ -163,12 +216,26 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The elements of one image, `C * H * W` (0 if a dimension is not positive).
+    /// The floats of one example: `C * H * W` for the conv backbone, `input_features` for the
+    /// MLP (0 if a dimension is not positive).
     pub fn example_len(&self) -> usize {
-        [self.image_channels, self.image_height, self.image_width]
-            .iter()
-            .map(|&d| usize::try_from(d).unwrap_or(0))
-            .product()
+        let dim = |d: i32| usize::try_from(d).unwrap_or(0);
+        match self.backbone {
+            Backbone::Mlp => dim(self.input_features),
+            Backbone::Conv => [self.image_channels, self.image_height, self.image_width]
+                .iter()
+                .map(|&d| dim(d))
+                .product(),
+        }
+    }
+
+    /// The width of a prediction row: `n_way` for a classifier, `n_outputs` for regression.
+    pub fn output_len(&self) -> usize {
+        let dim = |d: i32| usize::try_from(d).unwrap_or(0);
+        match self.task_kind {
+            TaskKind::Classification => dim(self.n_way),
+            TaskKind::Regression => dim(self.n_outputs),
+        }
     }
 
     /// The C struct (with `struct_size` set).
@@ -210,6 +277,15 @@ impl Config {
             reserved1: 0,
             grad_clip_lslr: b(self.grad_clip_lslr),
             adapt_last_layers: self.adapt_last_layers,
+            backbone: self.backbone.raw(),
+            input_features: self.input_features,
+            hidden_layers: self.hidden_layers,
+            hidden_sizes: self.hidden_sizes,
+            activation: self.activation.raw(),
+            task_kind: self.task_kind.raw(),
+            n_outputs: self.n_outputs,
+            batch_norm: b(self.batch_norm),
+            reserved3: 0,
         }
     }
 
@@ -249,6 +325,14 @@ impl Config {
             dtype: Dtype::from_raw(c.dtype)?,
             grad_clip_lslr: b(c.grad_clip_lslr),
             adapt_last_layers: c.adapt_last_layers,
+            backbone: Backbone::from_raw(c.backbone)?,
+            input_features: c.input_features,
+            hidden_layers: c.hidden_layers,
+            hidden_sizes: c.hidden_sizes,
+            activation: Activation::from_raw(c.activation)?,
+            task_kind: TaskKind::from_raw(c.task_kind)?,
+            n_outputs: c.n_outputs,
+            batch_norm: b(c.batch_norm),
         })
     }
 }

@@ -69,7 +69,8 @@ impl Learner {
     fn checked_count(&self, x: &[f32]) -> Result<i32> {
         if self.example_len == 0 || x.len() % self.example_len != 0 {
             return Err(Error::invalid(format!(
-                "x has {} floats, not a multiple of C*H*W = {}",
+                "x has {} floats, not a multiple of the example length {} (C*H*W, or \
+                 input_features for an MLP)",
                 x.len(),
                 self.example_len
             )));
@@ -78,7 +79,9 @@ impl Learner {
         i32::try_from(n).map_err(|_| Error::invalid(format!("{n} examples do not fit in int32")))
     }
 
-    /// Classifies the examples in `x` (`k * C * H * W` floats, NCHW) (`maml_predict`).
+    /// Classifies the examples in `x` (`k * C * H * W` floats, NCHW; `k * input_features` for
+    /// the MLP backbone) (`maml_predict`). A regression learner refuses this call with
+    /// `Status::InvalidArgument`: use [`Learner::predict_values`].
     pub fn predict(&self, x: &[f32]) -> Result<Prediction> {
         let n = self.checked_count(x)?;
         let mut labels = vec![0i32; n as usize];
@@ -113,12 +116,32 @@ impl Learner {
         Ok(labels)
     }
 
-    /// Classes this learner predicts (`maml_learner_n_way`).
+    /// The values a regression learner predicts for the examples in `x` (`maml_predict` with
+    /// `labels` NULL): `n_outputs` per example, row-major `[example][output]`. On a classifier
+    /// it gives the logits. Since 1.3.
+    pub fn predict_values(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let n = self.checked_count(x)?;
+        let mut values = vec![0f32; n as usize * self.n_way];
+        // SAFETY: x holds n examples; values has room for n * width floats; labels is NULL.
+        check(unsafe {
+            sys::maml_predict(
+                self.ptr.as_ptr(),
+                x.as_ptr(),
+                n,
+                values.as_mut_ptr(),
+                ptr::null_mut(),
+            )
+        })?;
+        Ok(values)
+    }
+
+    /// The width of a prediction row (`maml_learner_n_way`): the classes this learner predicts,
+    /// or for a regression learner its `n_outputs`.
     pub fn n_way(&self) -> usize {
         self.n_way
     }
 
-    /// Floats per example, `C * H * W`.
+    /// Floats per example: `C * H * W`, or `input_features` for the MLP backbone.
     pub fn example_len(&self) -> usize {
         self.example_len
     }

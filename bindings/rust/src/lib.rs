@@ -24,6 +24,33 @@
 //! from many threads on one `&Learner`. Both types are `Send + Sync`; the borrow rules enforce the
 //! C header's threading contract.
 //!
+//! # Regression (since 1.3)
+//! A model with `backbone: Backbone::Mlp` takes vectors of `input_features` floats, and one with
+//! `task_kind: TaskKind::Regression` learns `n_outputs` real values per example from `f32`
+//! targets: [`Tasks::regression`] for meta-training, [`Model::adapt_regression`] to adapt and
+//! [`Learner::predict_values`] to predict.
+//!
+//! ```no_run
+//! use mamlpp::{Activation, Backbone, Config, Model, Result, TaskKind};
+//!
+//! fn sinusoid(support_x: &[f32], support_t: &[f32], new_x: &[f32]) -> Result<Vec<f32>> {
+//!     let model = Model::new(&Config {
+//!         backbone: Backbone::Mlp,
+//!         input_features: 1,
+//!         hidden_layers: 2,
+//!         hidden_sizes: [40, 40, 0, 0, 0, 0, 0, 0],
+//!         activation: Activation::Relu,
+//!         batch_norm: false,
+//!         task_kind: TaskKind::Regression,
+//!         n_outputs: 1,
+//!         ..Config::default()
+//!     })?;
+//!     // ... meta-train with Model::meta_train_step(&Tasks::regression(...)) ...
+//!     let learner = model.adapt_regression(support_x, support_t)?; // K (x, t) pairs
+//!     learner.predict_values(new_x)                              // one value per x
+//! }
+//! ```
+//!
 //! # Several processes
 //! A [`Group`] (since 1.1) joins a process group (c10d, e.g. under `torchrun`);
 //! [`Model::attach`] makes the model's training steps collective over it, each rank passing its
@@ -43,13 +70,15 @@ mod model;
 
 use std::ffi::CStr;
 
-pub use config::{BnStats, Config, DeviceType, Dtype, TaskBatching};
+pub use config::{
+    Activation, Backbone, BnStats, Config, DeviceType, Dtype, TaskBatching, TaskKind,
+};
 pub use error::{Error, Result, Status};
 pub use group::{Group, GROUP_DEFAULT_TIMEOUT};
 pub use learner::{Learner, Prediction};
 pub use model::{InnerLrs, Metrics, Model, Tasks};
 
-/// The linked library's version, e.g. `"1.2.0"` (`maml_version_string`).
+/// The linked library's version, e.g. `"1.3.0"` (`maml_version_string`).
 pub fn version() -> &'static str {
     // SAFETY: static storage, never NULL.
     unsafe { CStr::from_ptr(sys::maml_version_string()) }.to_str().unwrap_or("?")

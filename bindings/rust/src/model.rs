@@ -14,11 +14,19 @@ use crate::{ensure_abi, sys};
 
 /// A meta-batch of tasks in host memory, borrowed for the duration of one call.
 ///
-/// Arrays are laid out task after task: `support_x` holds
-/// `num_tasks * support_size * C * H * W` floats (NCHW), `support_y` holds
-/// `num_tasks * support_size` labels in `[0, n_way)`, and the same for the query set. The binding
-/// checks every length against the model's image size before calling the library.
-#[derive(Clone, Copy, Debug)]
+/// Arrays are laid out task after task: `support_x` holds `num_tasks * support_size * E` floats
+/// (E = `C * H * W`, NCHW, for the conv backbone; `input_features` for the MLP), `support_y`
+/// holds `num_tasks * support_size` labels in `[0, n_way)`, and the same for the query set. A
+/// regression model (since 1.3) takes `f32` targets instead of labels: `support_t` and `query_t`,
+/// `n_outputs` per example, with `support_y` and `query_y` empty. An empty slice is passed as
+/// NULL; which of labels and targets a model takes, the library decides (a classifier refuses
+/// targets, a regression model labels, with `Status::InvalidArgument`). The binding checks every
+/// non-empty length against the model's example size before calling the library.
+///
+/// Since 1.3 the struct has the two target fields: build it with [`Tasks::classification`],
+/// [`Tasks::regression`], [`Tasks::support_only`], or a literal ending in
+/// `..Default::default()`.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Tasks<'a> {
     pub num_tasks: usize,
     /// Support examples per task (N*K).
@@ -29,9 +37,70 @@ pub struct Tasks<'a> {
     pub support_y: &'a [i32],
     pub query_x: &'a [f32],
     pub query_y: &'a [i32],
+    /// Regression targets of the support sets, `num_tasks * support_size * n_outputs`; empty for
+    /// a classifier. Since 1.3.
+    pub support_t: &'a [f32],
+    /// Regression targets of the query sets, `num_tasks * query_size * n_outputs`; empty for a
+    /// classifier. Since 1.3.
+    pub query_t: &'a [f32],
 }
 
 impl<'a> Tasks<'a> {
+    /// A classifier's meta-batch: examples and `i32` labels.
+    pub fn classification(
+        num_tasks: usize,
+        support_size: usize,
+        query_size: usize,
+        support_x: &'a [f32],
+        support_y: &'a [i32],
+        query_x: &'a [f32],
+        query_y: &'a [i32],
+    ) -> Tasks<'a> {
+        Tasks {
+            num_tasks,
+            support_size,
+            query_size,
+            support_x,
+            support_y,
+            query_x,
+            query_y,
+            ..Default::default()
+        }
+    }
+
+    /// A regression model's meta-batch: examples and `f32` targets (`n_outputs` per example).
+    /// Since 1.3.
+    pub fn regression(
+        num_tasks: usize,
+        support_size: usize,
+        query_size: usize,
+        support_x: &'a [f32],
+        support_t: &'a [f32],
+        query_x: &'a [f32],
+        query_t: &'a [f32],
+    ) -> Tasks<'a> {
+        Tasks {
+            num_tasks,
+            support_size,
+            query_size,
+            support_x,
+            support_t,
+            query_x,
+            query_t,
+            ..Default::default()
+        }
+    }
+
+    /// Support sets with regression targets only, for [`Model::adapt_tasks`]. Since 1.3.
+    pub fn support_only_regression(
+        num_tasks: usize,
+        support_size: usize,
+        support_x: &'a [f32],
+        support_t: &'a [f32],
+    ) -> Tasks<'a> {
+        Tasks { num_tasks, support_size, support_x, support_t, ..Default::default() }
+    }
+
     /// Support sets only, for [`Model::adapt_tasks`].
     pub fn support_only(
         num_tasks: usize,
@@ -39,24 +108,18 @@ impl<'a> Tasks<'a> {
         support_x: &'a [f32],
         support_y: &'a [i32],
     ) -> Tasks<'a> {
-        Tasks {
-            num_tasks,
-            support_size,
-            query_size: 0,
-            support_x,
-            support_y,
-            query_x: &[],
-            query_y: &[],
-        }
+        Tasks { num_tasks, support_size, support_x, support_y, ..Default::default() }
     }
 }
 
 /// What a training or evaluation call measured (`maml_metrics`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Metrics {
-    /// Meta-loss: mean over tasks of the (MSL-weighted) query loss.
+    /// Meta-loss: mean over tasks of the (MSL-weighted) query loss; for regression, the mean
+    /// squared error.
     pub loss: f32,
-    /// Query accuracy after the last inner step, mean over tasks.
+    /// Query accuracy after the last inner step, mean over tasks; NaN for a regression model
+    /// (not applicable).
     pub accuracy: f32,
     /// The Adam learning rate the step used.
     pub meta_lr: f32,
@@ -102,9 +165,13 @@ impl InnerLrs {
 /// only reach the calls that are safe concurrently).
 pub struct Model {
     ptr: NonNull<sys::maml_model>,
-    /// C * H * W of one example, for checking slice lengths before calling C.
+    /// Floats of one example (C * H * W, or input_features for the MLP), for checking slice
+    /// lengths before calling C.
     example_len: usize,
     n_way: usize,
+    /// Regression targets per example (the config's n_outputs; 0 from a library older than 1.3).
+    n_outputs: usize,
+    regression: bool,
 }
 
 // SAFETY: see the type's documentation; the library has no thread affinity, `&self` methods
@@ -125,6 +192,7 @@ impl fmt::Debug for Model {
         f.debug_struct("Model")
             .field("n_way", &self.n_way)
             .field("example_len", &self.example_len)
+            .field("regression", &self.regression)
             .field("step", &self.step().ok())
             .finish()
     }
@@ -139,6 +207,15 @@ fn expect_len(actual: usize, count: Option<usize>, what: &str) -> Result<()> {
         Some(n) if n == actual => Ok(()),
         Some(n) => Err(Error::invalid(format!("{what} has {actual} elements, expected {n}"))),
         None => Err(Error::invalid(format!("{what}: size overflows"))),
+    }
+}
+
+/// The slice's pointer, or NULL when it is empty (labels or targets a set does not use).
+fn non_empty<T>(s: &[T]) -> *const T {
+    if s.is_empty() {
+        ptr::null()
+    } else {
+        s.as_ptr()
     }
 }
 
@@ -174,12 +251,19 @@ impl Model {
     fn from_handle(ptr: *mut sys::maml_model) -> Result<Model> {
         let ptr = NonNull::new(ptr)
             .ok_or_else(|| Error::new(crate::Status::Internal, "library returned a NULL model"))?;
-        let mut m = Model { ptr, example_len: 0, n_way: 0 };
+        let mut m = Model { ptr, example_len: 0, n_way: 0, n_outputs: 0, regression: false };
         // The raw struct, not Config: a newer library's enum values must not stop a load.
         let raw = m.raw_config()?; // on error, m drops and frees the handle
         let dim = |d: i32| usize::try_from(d).unwrap_or(0);
-        m.example_len = dim(raw.image_channels) * dim(raw.image_height) * dim(raw.image_width);
+        m.example_len = if raw.backbone == sys::MAML_BACKBONE_MLP {
+            dim(raw.input_features)
+        } else {
+            dim(raw.image_channels) * dim(raw.image_height) * dim(raw.image_width)
+        };
         m.n_way = dim(raw.n_way);
+        // A library older than 1.3 zeroes the fields it does not know: a conv classifier.
+        m.regression = raw.task_kind == sys::MAML_TASK_REGRESSION;
+        m.n_outputs = dim(raw.n_outputs);
         Ok(m)
     }
 
@@ -241,27 +325,53 @@ impl Model {
         Model::from_handle(out)
     }
 
+    /// Checks the labels and targets of one set (support or query) and returns their pointers:
+    /// a non-empty slice must have its exact length; an empty one is NULL. With both empty, the
+    /// one the model takes is reported missing.
+    fn set_pointers(
+        &self,
+        count: Option<usize>,
+        labels: &[i32],
+        targets: &[f32],
+        which: &str,
+    ) -> Result<(*const i32, *const f32)> {
+        let check_labels = !labels.is_empty() || (targets.is_empty() && !self.regression);
+        let check_targets = !targets.is_empty() || (labels.is_empty() && self.regression);
+        if check_labels {
+            expect_len(labels.len(), count, &format!("{which}_y"))?;
+        }
+        if check_targets {
+            let per = self.n_outputs.max(1);
+            expect_len(
+                targets.len(),
+                count.and_then(|n| n.checked_mul(per)),
+                &format!("{which}_t"),
+            )?;
+        }
+        Ok((non_empty(labels), non_empty(targets)))
+    }
+
     /// Builds the C view of `t`, checking every slice length first.
     fn raw_tasks(&self, t: &Tasks<'_>, with_query: bool) -> Result<sys::maml_tasks> {
         let per = |size: usize| t.num_tasks.checked_mul(size);
         let s = per(t.support_size);
-        expect_len(t.support_y.len(), s, "support_y")?;
+        let (sy, st) = self.set_pointers(s, t.support_y, t.support_t, "support")?;
         expect_len(
             t.support_x.len(),
             s.and_then(|n| n.checked_mul(self.example_len)),
             "support_x",
         )?;
-        let (query_size, qx, qy) = if with_query {
+        let (query_size, qx, qy, qt) = if with_query {
             let q = per(t.query_size);
-            expect_len(t.query_y.len(), q, "query_y")?;
+            let (qy, qt) = self.set_pointers(q, t.query_y, t.query_t, "query")?;
             expect_len(
                 t.query_x.len(),
                 q.and_then(|n| n.checked_mul(self.example_len)),
                 "query_x",
             )?;
-            (to_i32(t.query_size, "query_size")?, t.query_x.as_ptr(), t.query_y.as_ptr())
+            (to_i32(t.query_size, "query_size")?, t.query_x.as_ptr(), qy, qt)
         } else {
-            (0, ptr::null(), ptr::null())
+            (0, ptr::null(), ptr::null(), ptr::null())
         };
         Ok(sys::maml_tasks {
             struct_size: size_of::<sys::maml_tasks>() as u32,
@@ -269,9 +379,11 @@ impl Model {
             support_size: to_i32(t.support_size, "support_size")?,
             query_size,
             support_x: t.support_x.as_ptr(),
-            support_y: t.support_y.as_ptr(),
+            support_y: sy,
             query_x: qx,
             query_y: qy,
+            support_t: st,
+            query_t: qt,
         })
     }
 
@@ -303,8 +415,9 @@ impl Model {
     }
 
     /// Adapts to one task from labelled examples (`maml_adapt`): `support_y.len()` examples,
-    /// `support_x` holding `support_y.len() * C * H * W` floats. The model is not changed; safe
-    /// from many threads at once on one `&Model`.
+    /// `support_x` holding `support_y.len() * E` floats (E = [`Model::example_len`]). The model
+    /// is not changed; safe from many threads at once on one `&Model`. A regression model refuses
+    /// this call with `Status::InvalidArgument` (use [`Model::adapt_regression`]).
     pub fn adapt(&self, support_x: &[f32], support_y: &[i32]) -> Result<Learner> {
         let n = support_y.len();
         expect_len(support_x.len(), n.checked_mul(self.example_len), "support_x")?;
@@ -313,6 +426,47 @@ impl Model {
         // SAFETY: slice lengths checked above; the call reads them only.
         check(unsafe {
             sys::maml_adapt(self.ptr.as_ptr(), support_x.as_ptr(), support_y.as_ptr(), n, &mut out)
+        })?;
+        Learner::from_handle(out, self.example_len)
+    }
+
+    /// Adapts a regression model to one task from examples and their `f32` targets
+    /// (`maml_adapt_regression`): `support_t.len() / n_outputs` examples, `support_x` holding
+    /// that many times [`Model::example_len`] floats. Predict with [`Learner::predict_values`].
+    /// A classifier refuses this call with `Status::InvalidArgument` (use [`Model::adapt`]).
+    /// Since libmamlpp 1.3, the one call of this crate that needs it: with an older library it
+    /// returns `Status::Unsupported` (or, where the dynamic loader resolves symbols at start-up,
+    /// a program calling it does not start).
+    pub fn adapt_regression(&self, support_x: &[f32], support_t: &[f32]) -> Result<Learner> {
+        if crate::version_number() < 10300 {
+            return Err(Error::new(
+                crate::Status::Unsupported,
+                format!(
+                    "maml_adapt_regression needs libmamlpp 1.3 or later; the linked library is {}",
+                    crate::version()
+                ),
+            ));
+        }
+        let per = self.n_outputs.max(1);
+        if support_t.len() % per != 0 {
+            return Err(Error::invalid(format!(
+                "support_t has {} floats, not a multiple of n_outputs = {per}",
+                support_t.len()
+            )));
+        }
+        let n = support_t.len() / per;
+        expect_len(support_x.len(), n.checked_mul(self.example_len), "support_x")?;
+        let n = to_i32(n, "n_support")?;
+        let mut out = ptr::null_mut();
+        // SAFETY: slice lengths checked above; the call reads them only.
+        check(unsafe {
+            sys::maml_adapt_regression(
+                self.ptr.as_ptr(),
+                support_x.as_ptr(),
+                support_t.as_ptr(),
+                n,
+                &mut out,
+            )
         })?;
         Learner::from_handle(out, self.example_len)
     }
@@ -506,7 +660,17 @@ impl Model {
         self.n_way
     }
 
-    /// Floats per example, `C * H * W`.
+    /// Whether the model does regression (`task_kind == TaskKind::Regression`, since 1.3).
+    pub fn is_regression(&self) -> bool {
+        self.regression
+    }
+
+    /// Regression: values per example (`n_outputs`).
+    pub fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
+    /// Floats per example: `C * H * W`, or `input_features` for the MLP backbone.
     pub fn example_len(&self) -> usize {
         self.example_len
     }

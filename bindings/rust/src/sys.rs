@@ -1,7 +1,7 @@
 //! Raw declarations of `include/mamlpp/mamlpp.h` (ABI version 1), written by hand.
 //!
 //! Every function and struct of the header is mirrored here one to one. The structs are
-//! `#[repr(C)]` copies of the 1.2 structs; each begins with `struct_size`, so a library newer than
+//! `#[repr(C)]` copies of the 1.3 structs; each begins with `struct_size`, so a library newer than
 //! this crate accepts them (fields they lack take their defaults). Structs only grow at their end:
 //! a field a later header adds is appended here, and `tests/layout.rs` checks sizes and offsets
 //! against the C compiler's.
@@ -15,9 +15,9 @@ use std::os::raw::{c_char, c_void};
 pub type maml_status = i32;
 
 pub const MAMLPP_VERSION_MAJOR: i32 = 1;
-pub const MAMLPP_VERSION_MINOR: i32 = 2;
+pub const MAMLPP_VERSION_MINOR: i32 = 3;
 pub const MAMLPP_VERSION_PATCH: i32 = 0;
-pub const MAMLPP_VERSION_STRING: &str = "1.2.0";
+pub const MAMLPP_VERSION_STRING: &str = "1.3.0";
 pub const MAMLPP_VERSION_NUMBER: i32 =
     MAMLPP_VERSION_MAJOR * 10000 + MAMLPP_VERSION_MINOR * 100 + MAMLPP_VERSION_PATCH;
 /// The ABI these declarations were written against.
@@ -50,13 +50,31 @@ pub const MAML_TASKS_BATCHED: i32 = 2;
 pub const MAML_DTYPE_FLOAT32: i32 = 0;
 pub const MAML_DTYPE_FLOAT64: i32 = 1;
 
+/// Since 1.3.
+pub const MAML_BACKBONE_CONV: i32 = 0;
+/// Since 1.3.
+pub const MAML_BACKBONE_MLP: i32 = 1;
+/// The length of `maml_config::hidden_sizes`. Since 1.3.
+pub const MAML_MAX_HIDDEN_LAYERS: usize = 8;
+
+/// Since 1.3.
+pub const MAML_ACTIVATION_LEAKY_RELU: i32 = 0;
+/// Since 1.3.
+pub const MAML_ACTIVATION_RELU: i32 = 1;
+
+/// Since 1.3.
+pub const MAML_TASK_CLASSIFICATION: i32 = 0;
+/// Since 1.3.
+pub const MAML_TASK_REGRESSION: i32 = 1;
+
 pub const MAML_SAVE_DEFAULT: i32 = 0;
 pub const MAML_SAVE_INFERENCE_ONLY: i32 = 1;
 
 /// The timeout, in seconds, that a group timeout of 0 means. Since 1.1.
 pub const MAML_GROUP_DEFAULT_TIMEOUT: f64 = 300.0;
 
-/// `maml_config` as of libmamlpp 1.2 (144 bytes, as in 1.1; the 1.0 struct was the first 136).
+/// `maml_config` as of libmamlpp 1.3 (208 bytes; the 1.2 and 1.1 struct was the first 144, the
+/// 1.0 struct the first 136).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct maml_config {
@@ -100,9 +118,29 @@ pub struct maml_config {
     /// named this slot `reserved2`, which had to be 0: a 1.1 library refuses any other value
     /// with `MAML_E_UNSUPPORTED`).
     pub adapt_last_layers: i32,
+    // ---- the 1.2 struct ends here (144 bytes) ----
+    /// `MAML_BACKBONE_*`. Since 1.3 (as are the fields below; a library older than 1.3 refuses
+    /// a non-zero value in any of them with `MAML_E_UNSUPPORTED`).
+    pub backbone: i32,
+    /// MLP: features per example.
+    pub input_features: i32,
+    /// MLP: hidden layers, `1..=MAML_MAX_HIDDEN_LAYERS`.
+    pub hidden_layers: i32,
+    /// MLP: units of hidden layers `0..hidden_layers`; the entries after them are 0.
+    pub hidden_sizes: [i32; MAML_MAX_HIDDEN_LAYERS],
+    /// `MAML_ACTIVATION_*`.
+    pub activation: i32,
+    /// `MAML_TASK_*`.
+    pub task_kind: i32,
+    /// Regression: outputs per example.
+    pub n_outputs: i32,
+    /// 1: batch norm after every conv stage or hidden layer; 0: none.
+    pub batch_norm: i32,
+    pub reserved3: i32,
 }
 
-/// `maml_tasks` as of ABI 1.0: a meta-batch in host memory, read during the call only.
+/// `maml_tasks` as of 1.3: a meta-batch in host memory, read during the call only (the 1.0
+/// struct was the first 48 bytes; 1.3 appended the regression targets).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct maml_tasks {
@@ -114,6 +152,11 @@ pub struct maml_tasks {
     pub support_y: *const i32,
     pub query_x: *const f32,
     pub query_y: *const i32,
+    // ---- the 1.0 struct ends here (48 bytes) ----
+    /// Regression targets of the support set (`n_outputs` per example), or NULL. Since 1.3.
+    pub support_t: *const f32,
+    /// Regression targets of the query set, or NULL. Since 1.3.
+    pub query_t: *const f32,
 }
 
 /// `maml_metrics` as of ABI 1.0.
@@ -219,7 +262,19 @@ extern "C" {
         logits: *mut f32,
         labels: *mut i32,
     ) -> maml_status;
+    /// Since 1.3: `maml_adapt` for a regression model, with float targets.
+    pub fn maml_adapt_regression(
+        model: *const maml_model,
+        support_x: *const f32,
+        support_t: *const f32,
+        n_support: i32,
+        out: *mut *mut maml_learner,
+    ) -> maml_status;
     pub fn maml_learner_n_way(learner: *const maml_learner, out: *mut i32) -> maml_status;
+    pub fn maml_learner_get_config(
+        learner: *const maml_learner,
+        out: *mut maml_config,
+    ) -> maml_status;
     pub fn maml_learner_free(learner: *mut maml_learner);
 
     // The LSLR table

@@ -219,14 +219,16 @@ fn mirrors() -> Vec<Mirror> {
                 inner_lr, learn_inner_lr, per_step_bn, bn_stats, multi_step_loss, msl_epochs,
                 second_order, first_order_epochs, meta_lr, meta_lr_min, adam_beta1, adam_beta2,
                 grad_clip, epochs, iters_per_epoch, device_type, device_index, reserved0, seed,
-                task_batching, num_threads, dtype, reserved1, grad_clip_lslr, adapt_last_layers),
+                task_batching, num_threads, dtype, reserved1, grad_clip_lslr, adapt_last_layers,
+                backbone, input_features, hidden_layers, hidden_sizes, activation, task_kind,
+                n_outputs, batch_norm, reserved3),
         },
         Mirror {
             name: "maml_tasks",
             size: size_of::<sys::maml_tasks>(),
             align: align_of::<sys::maml_tasks>(),
             fields: fields!(sys::maml_tasks; struct_size, num_tasks, support_size, query_size,
-                support_x, support_y, query_x, query_y),
+                support_x, support_y, query_x, query_y, support_t, query_t),
         },
         Mirror {
             name: "maml_metrics",
@@ -347,4 +349,47 @@ fn the_check_catches_a_wrong_offset() {
     let problems = check_against(&parse(&text));
     assert!(problems.iter().any(|p| p.contains("maml_metrics.loss")), "{problems:?}");
     assert!(problems.iter().any(|p| p.contains("maml_config: not in")), "{problems:?}");
+}
+
+#[test]
+fn the_check_catches_a_wrong_array_size() {
+    // hidden_sizes is int32_t[8] (32 bytes): a layout listing one int32_t there disagrees.
+    let ours = mirrors();
+    let config = ours.iter().find(|m| m.name == "maml_config").unwrap();
+    let &(_, off, size) = config.fields.iter().find(|(n, _, _)| *n == "hidden_sizes").unwrap();
+    assert_eq!(size, 32);
+    let fields: Vec<String> = config
+        .fields
+        .iter()
+        .map(|&(n, o, s)| {
+            let s = if n == "hidden_sizes" { 4 } else { s };
+            format!(r#"{{"name": "{n}", "offset": {o}, "size": {s}}}"#)
+        })
+        .collect();
+    let text = format!(
+        r#"{{"format": 1, "abi_version": 1, "pointer_size": 8, "structs": {{"maml_config": {{"size": {}, "align": {}, "fields": [{}]}}}}}}"#,
+        config.size,
+        config.align,
+        fields.join(", ")
+    );
+    let problems = check_against(&parse(&text));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains(&format!("maml_config.hidden_sizes: C offset {off} size 4"))),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn sizes_are_the_1_3_structs() {
+    // Independent of the JSON: the sizes the header documents (1.3: config 208, tasks 64 on a
+    // 64-bit target; metrics frozen at 40).
+    assert_eq!(size_of::<sys::maml_config>(), 208);
+    assert_eq!(size_of::<sys::maml_metrics>(), 40);
+    if size_of::<*const u8>() == 8 {
+        assert_eq!(size_of::<sys::maml_tasks>(), 64);
+    }
+    assert_eq!(field_offset!(sys::maml_config, hidden_sizes), 156);
+    assert_eq!(field_offset!(sys::maml_config, reserved3), 204);
 }

@@ -12,7 +12,8 @@ It fails (exit 1) if:
 * a return or argument type is not the Julia type of the C type (``int32_t``/``maml_status`` ->
   ``Int32``/``Cint``, ``int64_t`` -> ``Int64``, ``size_t`` -> ``Csize_t``, ``float`` ->
   ``Cfloat``/``Float32``, ``void`` -> ``Cvoid``, ``T*`` -> ``Ptr{T'}``/``Ref{T'}``, ``const char*``
-  -> ``Cstring``/``Ptr{UInt8}``, opaque handles -> ``Ptr{Cvoid}``, public structs -> their mirror);
+  -> ``Cstring``/``Ptr{UInt8}``, opaque handles -> ``Ptr{Cvoid}``, public structs -> their mirror,
+  a fixed-size array field ``T[n]`` -> ``NTuple{n,T'}``);
 * a public C struct (``typedef struct ... maml_xxx;``) has no Julia mirror (``struct MamlXxx``), or
   the mirror's field names, order or types differ from the C struct's.
 
@@ -264,6 +265,10 @@ def c_type_ok(ctype, jtype, header, top=True):
     ctype = ctype.replace("const ", "").strip()
     jtype = re.sub(r"\s+", "", jtype)
     jtype = re.sub(r"^(Base\.|Core\.)", "", jtype)
+    elem, count = mamlpp_header.array_type(ctype)
+    if count is not None:  # a struct's array field: NTuple{n,T} is laid out as T[n]
+        m = re.match(r"^NTuple\{(\d+),(.+)\}$", jtype)
+        return bool(m) and int(m.group(1)) == count and c_type_ok(elem, m.group(2), header, False)
     if ctype.endswith("*"):
         pointee = ctype[:-1].strip()
         if top and pointee == "char" and jtype == "Cstring":

@@ -128,6 +128,22 @@ class BrokenCopyTest(unittest.TestCase):
         text = self.broken("    support_y::Ptr{Int32}\n", "    support_y::Ptr{Cfloat}\n")
         self.assertFailsWith(text, "field support_y")
 
+    def test_struct_array_field_length(self):
+        # hidden_sizes is int32_t[8]: an NTuple of another length, or a scalar, is caught.
+        text = self.broken("    hidden_sizes::NTuple{8,Int32}\n", "    hidden_sizes::NTuple{7,Int32}\n")
+        self.assertFailsWith(text, "struct MamlConfig: field hidden_sizes is int32_t[8] in C, "
+                                   "NTuple{7,Int32} in Julia")
+        text = self.broken("    hidden_sizes::NTuple{8,Int32}\n", "    hidden_sizes::NTuple{8,Int64}\n")
+        self.assertFailsWith(text, "field hidden_sizes is int32_t[8]")
+        text = self.broken("    hidden_sizes::NTuple{8,Int32}\n", "    hidden_sizes::Int32\n")
+        self.assertFailsWith(text, "field hidden_sizes is int32_t[8]")
+        good = self.broken("    hidden_sizes::NTuple{8,Int32}\n", "    hidden_sizes::NTuple{8, Cint}\n")
+        self.assertEqual(self.problems(good), [])
+
+    def test_struct_new_tasks_field_missing(self):
+        text = self.broken_re(r" +query_t::Ptr\{Cfloat\}[^\n]*\n", "")
+        self.assertFailsWith(text, "struct MamlTasks: fields differ")
+
     def test_struct_mirror_missing(self):
         text = self.broken("struct MamlTasks\n", "struct MamlTaskz\n")
         self.assertFailsWith(text, "struct maml_tasks has no Julia mirror")

@@ -4,9 +4,11 @@
     check_layout.py --header include/mamlpp/mamlpp.h (--program build/.../mamlpp_layout | --json f)
 
 Fails (exit 1) unless: the JSON has the documented shape (README.md), it lists every public
-struct of the header, each struct's fields have the header's names, order and types, offsets
-increase without overlap, and the last field ends within the final padding of the struct. This
-is what makes the JSON a trustworthy reference for the bindings' struct mirrors.
+struct of the header, each struct's fields have the header's names, order and types, each field's
+size is what its type says (a pointer is pointer_size bytes; an array such as ``int32_t[8]`` is
+its count times its element's size), offsets are aligned and increase without overlap, and the
+last field ends within the final padding of the struct. This is what makes the JSON a trustworthy
+reference for the bindings' struct mirrors.
 """
 import argparse
 import json
@@ -16,6 +18,25 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mamlpp_header  # noqa: E402
+
+
+#: Bytes of every scalar type the layout may name (pointers are the layout's pointer_size).
+SCALAR_SIZES = {"uint32_t": 4, "int32_t": 4, "uint64_t": 8, "int64_t": 8, "float": 4,
+                "double": 8}
+
+
+def type_size(ctype, pointer_size):
+    """(size, alignment unit) in bytes of a C type as the layout spells it: a scalar, a pointer
+    (``const float*``) or an array of either (``int32_t[8]``: 32 bytes, aligned as int32_t).
+    None for a type this checker does not know."""
+    elem, count = mamlpp_header.array_type(ctype)
+    if elem.endswith("*"):
+        size = pointer_size
+    else:
+        size = SCALAR_SIZES.get(elem)
+    if size is None:
+        return None
+    return size * (count if count is not None else 1), size
 
 
 def load_layout(program=None, json_path=None):
@@ -46,10 +67,22 @@ def check(layout, header):
             problems.append("%s: fields differ\n  header: %s\n  layout: %s" % (name, hnames, lnames))
         end = 0
         for f in s["fields"]:
+            try:
+                expected = type_size(f["type"], layout.get("pointer_size", 0))
+            except ValueError as e:
+                expected = None
+                problems.append("%s.%s: %s" % (name, f["name"], e))
+            else:
+                if expected is None:
+                    problems.append("%s.%s: unknown type %r" % (name, f["name"], f["type"]))
+            unit = expected[1] if expected else f["size"]
+            if expected and f["size"] != expected[0]:
+                problems.append("%s.%s: size %d, but a %s is %d bytes"
+                                % (name, f["name"], f["size"], f["type"], expected[0]))
             if f["offset"] < end:
                 problems.append("%s.%s: offset %d overlaps the previous field (ends at %d)"
                                 % (name, f["name"], f["offset"], end))
-            if f["offset"] % f["size"] and f["size"] <= s["align"]:
+            if unit and f["offset"] % unit and unit <= s["align"]:
                 problems.append("%s.%s: offset %d is not aligned" % (name, f["name"], f["offset"]))
             end = f["offset"] + f["size"]
         if not (0 <= s["size"] - end < s["align"]):

@@ -4,8 +4,11 @@ It understands exactly what the header's conventions allow: C99 declarations of 
 ``MAML_API <return type> <name>(<parameters>);`` (possibly over several lines), and
 ``typedef struct <tag> { <fields> } <name>;`` or ``typedef struct <tag> <name>;`` with
 ``struct <tag> { <fields> };``, with one field per declaration (a comma-separated list of
-declarators is also accepted). Comments and preprocessor lines are removed first, so
-commented-out declarations do not count. Used by the binding checks (layout, Julia ccall arity).
+declarators is also accepted). A field may be a fixed-size array, ``int32_t hidden_sizes[8];``:
+its type is then spelled ``int32_t[8]`` (element type, then the count in brackets); a count
+written as a macro (``[MAML_MAX_HIDDEN_LAYERS]``) is replaced by the integer the header
+``#define``s it to. Comments and preprocessor lines are removed first, so commented-out
+declarations do not count. Used by the binding checks (layout, Julia ccall arity).
 
     >>> import mamlpp_header as H
     >>> h = H.parse_header(open("include/mamlpp/mamlpp.h").read())
@@ -13,6 +16,10 @@ commented-out declarations do not count. Used by the binding checks (layout, Jul
     5
     >>> [f.name for f in h.structs["maml_metrics"]][:2]
     ['struct_size', 'loss']
+    >>> [f.type for f in h.structs["maml_config"] if f.name == "hidden_sizes"]
+    ['int32_t[8]']
+    >>> H.array_type("int32_t[8]"), H.array_type("float")
+    (('int32_t', 8), ('float', None))
 """
 
 import collections
@@ -20,7 +27,8 @@ import re
 
 Function = collections.namedtuple("Function", "name return_type params arity")
 Field = collections.namedtuple("Field", "name type")
-Header = collections.namedtuple("Header", "functions structs")
+Header = collections.namedtuple("Header", "functions structs constants")
+Header.__new__.__defaults__ = (collections.OrderedDict(),)  # constants: optional when building one
 
 
 def strip_comments(text):
@@ -61,6 +69,31 @@ def strip_preprocessor(text):
         else:
             out.append(line)
     return "\n".join(out)
+
+
+_DEFINE_INT = re.compile(r"^\s*#\s*define\s+(?P<name>[A-Za-z_]\w*)\s+\(?\s*(?P<value>[-+]?\d+)\s*\)?\s*$",
+                         re.M)
+
+
+def parse_constants(text):
+    """{name: int} for every ``#define NAME <integer>`` (or ``(<integer>)``) of the header text
+    (comments removed first), e.g. ``MAML_MAX_HIDDEN_LAYERS``: 8, ``MAML_E_IO``: -2."""
+    out = collections.OrderedDict()
+    for m in _DEFINE_INT.finditer(strip_comments(text)):
+        out[m.group("name")] = int(m.group("value"))
+    return out
+
+
+def array_type(ctype):
+    """(element type, count) of an array type as this module spells it (``"int32_t[8]"`` ->
+    ``("int32_t", 8)``); (ctype, None) for any other type. A count that is not an integer (an
+    unknown macro) raises ValueError."""
+    m = re.match(r"^(?P<elem>.*?)\s*\[(?P<n>[^\]]*)\]$", ctype.strip())
+    if not m:
+        return ctype.strip(), None
+    if not re.match(r"^\d+$", m.group("n").strip()):
+        raise ValueError("array type %r: the count is not an integer" % ctype)
+    return m.group("elem").strip(), int(m.group("n"))
 
 
 def clean(text):
@@ -128,7 +161,20 @@ _TYPEDEF_TAG = re.compile(r"\btypedef\s+struct\s+(?P<tag>\w+)\s+(?P<name>\w+)\s*
 _STRUCT_DEF = re.compile(r"(?<!\w)struct\s+(?P<tag>\w+)\s*\{(?P<body>[^{}]*)\}\s*;", re.S)
 
 
-def _parse_fields(body, struct_name):
+def _array_count(arr, constants, struct_name, field):
+    """'[8]' or '[MACRO]' -> '[8]'; '' stays ''."""
+    if not arr:
+        return ""
+    n = arr[1:-1].strip()
+    if re.match(r"^\d+$", n):
+        return "[%d]" % int(n)
+    if n in constants:
+        return "[%d]" % constants[n]
+    raise ValueError("%s.%s: array size %r is neither an integer nor a #define of one"
+                     % (struct_name, field, n))
+
+
+def _parse_fields(body, struct_name, constants=None):
     fields = []
     for decl in body.split(";"):
         decl = decl.strip()
@@ -143,15 +189,17 @@ def _parse_fields(body, struct_name):
         for d in [first.group("decl")] + declarators[1:]:
             dm = re.match(r"\s*(?P<stars>[\s*]*)(?P<name>[A-Za-z_]\w*)\s*(?P<arr>\[[^\]]*\])?", d)
             stars = dm.group("stars").replace(" ", "")
-            fields.append(Field(dm.group("name"), _norm(base + stars + (dm.group("arr") or ""))))
+            arr = _array_count(dm.group("arr"), constants or {}, struct_name, dm.group("name"))
+            fields.append(Field(dm.group("name"), _norm(base + stars) + arr))
     return fields
 
 
-def parse_structs(text):
+def parse_structs(text, constants=None):
     """{typedef name: [Field...]} for every struct of cleaned text that has fields and a typedef
     name: ``typedef struct {...} name;``, or ``struct tag {...};`` with ``typedef struct tag
     name;`` (before or after it). A struct that is only declared (an opaque handle such as
-    ``typedef struct maml_model maml_model;``) is not listed. In the order of the definitions."""
+    ``typedef struct maml_model maml_model;``) is not listed. In the order of the definitions.
+    Array counts written as macros are looked up in constants (see parse_constants)."""
     names = dict((m.group("tag"), m.group("name")) for m in _TYPEDEF_TAG.finditer(text))
     found = []
     for m in _TYPEDEF_STRUCT.finditer(text):
@@ -165,14 +213,15 @@ def parse_structs(text):
     for _, name, body in sorted(found, key=lambda t: t[0]):
         if name in structs:
             raise ValueError("struct %s is defined twice" % name)
-        structs[name] = _parse_fields(body, name)
+        structs[name] = _parse_fields(body, name, constants)
     return structs
 
 
 def parse_header(text):
-    """Parses the header's text into Header(functions, structs)."""
+    """Parses the header's text into Header(functions, structs, constants)."""
+    constants = parse_constants(text)
     c = clean(text)
-    return Header(parse_functions(c), parse_structs(c))
+    return Header(parse_functions(c), parse_structs(c, constants), constants)
 
 
 def parse_header_file(path):

@@ -72,7 +72,24 @@ class LayoutTest(unittest.TestCase):
                     desc = getattr(mirror, fname)
                     self.assertEqual(desc.offset, cf["offset"], fname)
                     self.assertEqual(desc.size, cf["size"], fname)
-                    self.assertIs(ftype, C_TO_CTYPES[cf["type"]], fname)
+                    elem, count = mamlpp_header.array_type(cf["type"])
+                    if count is None:
+                        self.assertIs(ftype, C_TO_CTYPES[cf["type"]], fname)
+                    else:  # int32_t[8] -> c_int32 * 8
+                        self.assertTrue(issubclass(ftype, ctypes.Array), fname)
+                        self.assertIs(ftype._type_, C_TO_CTYPES[elem], fname)
+                        self.assertEqual(ftype._length_, count, fname)
+
+    def test_mirrors_match_the_header(self):
+        # Names and types straight from mamlpp.h too, so that the mirrors are checked even where
+        # the layout JSON comes from an older build of the program.
+        header = mamlpp_header.parse_header_file(
+            os.path.join(helpers.REPO_ROOT, "include", "mamlpp", "mamlpp.h"))
+        for name, mirror in MIRRORS.items():
+            with self.subTest(struct=name):
+                self.assertEqual([f[0] for f in mirror._fields_],
+                                 [f.name for f in header.structs[name]])
+        self.assertEqual(header.constants["MAML_MAX_HIDDEN_LAYERS"], _native.MAX_HIDDEN_LAYERS)
 
     def test_config_init_sized_uses_the_mirror_size(self):
         cfg = _native.config_defaults()

@@ -106,6 +106,10 @@ class ConfigTest(unittest.TestCase):
             with self.subTest(field=name, doc=doc):
                 m = re.search(r"\(([^()]*)\)$", doc)
                 self.assertTrue(m, "the doc does not end in (default)")
+                if name == "hidden_sizes":  # the one array field: its default is a list
+                    want = [int(v) for v in m.group(1).split(",")]
+                    self.assertEqual(getattr(c, name), want)
+                    continue
                 token = m.group(1).split(";")[0].strip()
                 want = getattr(mamlpp, token) if token.isupper() else float(token)
                 self.assertAlmostEqual(getattr(c, name), want, places=7)
@@ -126,7 +130,9 @@ class ConfigTest(unittest.TestCase):
         c = mamlpp.Config()
         self.assertEqual(c.adapt_last_layers, 0)
         self.assertNotIn("reserved2", mamlpp.Config.field_names())
-        self.assertEqual(mamlpp.Config.field_names()[-1], "adapt_last_layers")
+        names = mamlpp.Config.field_names()
+        self.assertEqual(names[names.index("grad_clip_lslr") + 1], "adapt_last_layers")
+        self.assertEqual(names[names.index("adapt_last_layers") + 1], "backbone")  # 1.3's first
         self.assertIn("ANIL", mamlpp.Config.adapt_last_layers.__doc__)
         stages = tiny_config().num_stages
         # 0 = every layer, up to num_stages + 1 = every layer counted one by one; the value comes

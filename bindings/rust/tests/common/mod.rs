@@ -94,6 +94,7 @@ impl Batch {
             support_y: &self.sy,
             query_x: &self.qx,
             query_y: &self.qy,
+            ..Default::default()
         }
     }
 
