@@ -24,6 +24,7 @@
 #include "core/data_parallel.hpp"
 #include "core/distributed.hpp"
 #include "core/meta_learner.hpp"
+#include "random_tasks.hpp"
 
 using namespace mamlpp;
 
@@ -249,13 +250,7 @@ TEST(GroupOfOne, RegressionStepEqualsTheLocalStep) {
   o.master_port = free_port();
   o.timeout_seconds = 30;
   grouped.attach(Group::join(o));
-  at::Generator gen = at::detail::createCPUGenerator(5);
-  TaskTensors t;
-  const auto opts = at::TensorOptions().dtype(at::kDouble);
-  t.support_x = at::empty({3, 6, 2}, opts).normal_(0, 1, gen);
-  t.query_x = at::empty({3, 4, 2}, opts).normal_(0, 1, gen);
-  t.support_y = at::empty({3, 6, 1}, opts).normal_(0, 1, gen);
-  t.query_y = at::empty({3, 4, 1}, opts).normal_(0, 1, gen);
+  const TaskTensors t = core_test::random_tasks(c, 3, 6, 4, 5);
   const Metrics a = local.meta_train_step(t), b = grouped.meta_train_step(t);
   EXPECT_NEAR(a.loss, b.loss, 1e-12);
   EXPECT_TRUE(std::isnan(a.accuracy) && std::isnan(b.accuracy));

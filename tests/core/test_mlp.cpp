@@ -14,6 +14,7 @@
 #include "core/layout.hpp"
 #include "core/meta_learner.hpp"
 #include "core/meta_params.hpp"
+#include "random_tasks.hpp"
 
 using namespace mamlpp;
 
@@ -40,26 +41,7 @@ Config tiny_mlp(TaskKind kind) {
   return c;
 }
 
-TaskTensors random_tasks(const Config& c, int64_t tasks, int64_t ns, int64_t nq, uint64_t seed) {
-  at::Generator gen = at::detail::createCPUGenerator(seed);
-  const auto opts = at::TensorOptions().dtype(at::kDouble);
-  auto shape = [&](int64_t n) {
-    std::vector<int64_t> s{tasks, n};
-    for (int64_t d : example_shape(c)) s.push_back(d);
-    return s;
-  };
-  TaskTensors t;
-  t.support_x = at::empty(shape(ns), opts).normal_(0, 1, gen);
-  t.query_x = at::empty(shape(nq), opts).normal_(0, 1, gen);
-  if (c.task_kind == TaskKind::Regression) {
-    t.support_y = at::empty({tasks, ns, c.n_outputs}, opts).normal_(0, 1, gen);
-    t.query_y = at::empty({tasks, nq, c.n_outputs}, opts).normal_(0, 1, gen);
-  } else {
-    t.support_y = at::arange(ns, at::kLong).remainder(c.n_way).repeat({tasks, 1});
-    t.query_y = at::arange(nq, at::kLong).remainder(c.n_way).repeat({tasks, 1});
-  }
-  return t;
-}
+using core_test::random_tasks;
 
 MetaParams perturbed_params(const Config& c, uint64_t seed) {
   MetaParams p = init_meta_params(c, make_layout(c), at::kCPU, at::kDouble);

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "core/meta_learner.hpp"
+#include "random_tasks.hpp"
 
 using namespace mamlpp;
 
@@ -50,26 +51,9 @@ Config config_for(Variant v, bool second_order, BnStats bn) {
   return c;
 }
 
+// Two support and three query examples per class.
 TaskTensors random_tasks(const Config& c, int64_t tasks, uint64_t seed) {
-  at::Generator gen = at::detail::createCPUGenerator(seed);
-  const auto opts = at::TensorOptions().dtype(at::kDouble);
-  TaskTensors t;
-  const int64_t ns = c.n_way * 2, nq = c.n_way * 3;
-  auto shape = [&](int64_t n) {
-    std::vector<int64_t> s{tasks, n};
-    for (int64_t d : example_shape(c)) s.push_back(d);
-    return s;
-  };
-  t.support_x = at::empty(shape(ns), opts).normal_(0, 1, gen);
-  t.query_x = at::empty(shape(nq), opts).normal_(0, 1, gen);
-  if (c.task_kind == TaskKind::Regression) {
-    t.support_y = at::empty({tasks, ns, c.n_outputs}, opts).normal_(0, 1, gen);
-    t.query_y = at::empty({tasks, nq, c.n_outputs}, opts).normal_(0, 1, gen);
-    return t;
-  }
-  t.support_y = at::arange(ns, at::kLong).remainder(c.n_way).repeat({tasks, 1});
-  t.query_y = at::arange(nq, at::kLong).remainder(c.n_way).repeat({tasks, 1});
-  return t;
+  return core_test::random_tasks(c, tasks, c.n_way * 2, c.n_way * 3, seed);
 }
 
 void expect_close(const at::Tensor& a, const at::Tensor& b, const std::string& what) {
