@@ -309,8 +309,9 @@ def test_sinusoid():
     reports MSE with a 95% CI (JSON has no accuracy), and mismatched models are refused."""
     d = work("sinusoid")
     out = os.path.join(d, "run")
-    config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "sinusoid-mamlpp.json")
-    p = run(["train", "--config", config, "--out", out, "--epochs", "2", "--iters-per-epoch", "100",
+    # The MAML paper's setup (one inner step): it learns fastest per step, which keeps this short.
+    config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "sinusoid-maml.json")
+    p = run(["train", "--config", config, "--out", out, "--epochs", "2", "--iters-per-epoch", "200",
              "--val-tasks", "10"])
     check("val mse" in p.stdout and "epoch 2/2" in p.stdout, "train summary:\n" + p.stdout)
     js = os.path.join(d, "eval.json")
@@ -320,14 +321,14 @@ def test_sinusoid():
         j = json.load(f)
     check(j["task_kind"] == "regression" and j["accuracy"] is None and len(j["per_task_loss"]) == 50,
           "eval json: %r" % {k: j[k] for k in ("task_kind", "accuracy", "loss")})
-    # Meta-training helps: on the same 50 test tasks (paired), 200 steps against 1.
+    # Meta-training helps: on the same 50 test tasks (paired), 400 steps against 1.
     one = os.path.join(d, "one_step")
     run(["train", "--config", config, "--out", one, "--epochs", "1", "--iters-per-epoch", "1", "--val-tasks", "0"])
     js1 = os.path.join(d, "eval1.json")
     run(["eval", "--checkpoints", one, "--tasks", "50", "--json", js1])
     with open(js1) as f:
         j1 = json.load(f)
-    check(0.0 < j["loss"] < 0.85 * j1["loss"], "post-adaptation MSE after 200 steps %r, after 1 step %r" %
+    check(0.0 < j["loss"] < 0.8 * j1["loss"], "post-adaptation MSE after 400 steps %r, after 1 step %r" %
           (j["loss"], j1["loss"]))
     p = run(["inspect", "--model", os.path.join(out, "latest.maml")])
     check("regression (1 output), MLP 1 -> 40 -> 40 -> head, relu" in p.stdout and "layer0.linear.weight" in p.stdout,
