@@ -24,6 +24,9 @@ static_assert(offsetof(maml_metrics, epoch) + sizeof(int64_t) == kMetricsV1Size,
 static_assert(offsetof(maml_config, reserved3) + sizeof(int32_t) == 208 &&
                   offsetof(maml_tasks, query_t) + sizeof(void*) == 64,
               "maml_config's and maml_tasks's 1.3 fields end at 208 and 64 bytes, with no implicit padding");
+static_assert(MAML_MAX_HIDDEN_LAYERS == kMaxHiddenLayers &&
+                  sizeof(maml_config{}.hidden_sizes) == kMaxHiddenLayers * sizeof(int32_t),
+              "maml_config.hidden_sizes, MAML_MAX_HIDDEN_LAYERS and core's HiddenSizes must agree");
 static_assert(sizeof(maml_config) >= kConfigV1Size && sizeof(maml_tasks) >= kTasksV1Size &&
                   sizeof(maml_metrics) >= kMetricsV1Size,
               "structs only grow");

@@ -1,10 +1,10 @@
 #include "core/tasks.hpp"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "common/error.hpp"
 

@@ -128,6 +128,11 @@ static void test_config_fields(void** state) {
   assert_error(maml_create(&c, &m), MAML_E_INVALID_ARGUMENT, "adapt_last_layers");
   mlp_config(&c); c.batch_norm = 2;
   assert_error(maml_create(&c, &m), MAML_E_INVALID_ARGUMENT, "batch_norm");
+  /* Absurd sizes: refused by the parameter budget and the head's size, before any allocation. */
+  mlp_config(&c); c.input_features = 1048576; c.hidden_sizes[0] = 65536;
+  assert_error(maml_create(&c, &m), MAML_E_INVALID_ARGUMENT, "parameters");
+  mlp_config(&c); c.hidden_sizes[1] = 65536; c.n_outputs = 100000;
+  assert_error(maml_create(&c, &m), MAML_E_INVALID_ARGUMENT, "head");
   mlp_config(&c); c.reserved3 = 1;
   assert_error(maml_create(&c, &m), MAML_E_UNSUPPORTED, "reserved3");
   assert_null(m);
