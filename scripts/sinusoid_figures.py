@@ -37,7 +37,7 @@ def sh(args, **kw):
     return p.stdout
 
 
-def train(a, variant, k, iterations, sets=(), suffix=""):
+def train(a, variant, k, iterations, sets=(), suffix="", val_tasks=100):
     """One run: mamlpp train; returns its folder and training seconds."""
     name = "%s%s-k%d-%dk" % (variant, suffix, k, iterations // 1000)
     d = os.path.join(a.runs, name)
@@ -49,7 +49,7 @@ def train(a, variant, k, iterations, sets=(), suffix=""):
     log("training %s (%d steps)" % (name, iterations))
     t0 = time.time()
     args = [a.mamlpp, "train", "--config", config, "--out", d, "--k-shot", str(k), "--epochs",
-            str(iterations // 1000), "--iters-per-epoch", "1000", "--val-tasks", "100"]
+            str(iterations // 1000), "--iters-per-epoch", "1000", "--val-tasks", str(val_tasks)]
     for kv in sets:
         args += ["--set", kv]
     if os.path.isdir(d):
@@ -62,9 +62,16 @@ def train(a, variant, k, iterations, sets=(), suffix=""):
 
 
 def evaluate(a, d):
+    """mamlpp eval on 600 test tasks; None when adapting to one of them diverged (non-finite)."""
     js = os.path.join(d, "eval600.json")
     if not os.path.exists(js):
-        sh([a.mamlpp, "eval", "--checkpoints", d, "--tasks", "600", "--json", js])
+        p = subprocess.run([a.mamlpp, "eval", "--checkpoints", d, "--tasks", "600", "--json", js],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            if "not finite" in p.stderr:
+                log("%s: evaluation diverged: %s" % (d, p.stderr.strip()))
+                return None
+            raise SystemExit("mamlpp eval failed (exit %d):\n%s" % (p.returncode, p.stderr))
     with open(js) as f:
         return json.load(f)
 
@@ -150,11 +157,19 @@ def main():
     plan.append(("MAML++ with per-step BN, meta_lr 1e-3", "mamlpp", 10, a.iterations,
                  ("batch_norm=true", "per_step_bn=true", "meta_lr=0.001"), "-bn"))
     if a.paper_iterations:
-        plan += [("MAML", "maml", k, a.paper_iterations, (), "") for k in (10, 5)]
-    rows, models = [], {}
-    for label, variant, k, iterations, sets, suffix in plan:
-        d, seconds = train(a, variant, k, iterations, sets, suffix)
+        # Without validation: MAML trained with one inner step may diverge when adapting with 10
+        # (measured: K = 5, a validation task at step 46,000), and validation would stop the run.
+        plan += [("MAML", "maml", k, a.paper_iterations, (), "", 0) for k in (10, 5)]
+    rows, models, per_task = [], {}, {}
+    for entry in plan:
+        label, variant, k, iterations, sets, suffix = entry[:6]
+        val_tasks = entry[6] if len(entry) > 6 else 100
+        d, seconds = train(a, variant, k, iterations, sets, suffix, val_tasks)
         e = evaluate(a, d)
+        if e is None:
+            rows.append((label, k, iterations, float("nan"), float("nan"), seconds))
+            continue
+        per_task[(variant + suffix, k, iterations)] = e["per_task_loss"]
         rows.append((label, k, iterations, e["loss"], e["loss_ci95"], seconds))
         models[(variant + suffix, k, iterations)] = os.path.join(d, "latest.maml")
         log("%s K=%d %d steps: mse %.4f +- %.4f" % (label, k, iterations, e["loss"], e["loss_ci95"]))
@@ -173,7 +188,25 @@ def main():
         f.write("| model | K | meta-train steps | MSE after 10 steps, 600 test tasks (95% CI) | training time |\n")
         f.write("|---|---|---|---|---|\n")
         for label, k, iterations, mse, ci, seconds in rows:
-            f.write("| %s | %d | %d | %.4f ± %.4f | %.0f s |\n" % (label, k, iterations, mse, ci, seconds))
+            result = "diverged on a test task (non-finite)" if math.isnan(mse) else "%.4f ± %.4f" % (mse, ci)
+            f.write("| %s | %d | %d | %s | %.0f s |\n" % (label, k, iterations, result, seconds))
+        # Paired on the same 600 test tasks (same seeds): MAML++'s MSE minus MAML's, per task.
+        f.write("\nPaired differences on the same 600 test tasks (MSE of the first minus the second, "
+                "mean ± 1.96 std / sqrt(600)):\n\n")
+        pairs = [(("mamlpp", k, a.iterations), ("maml", k, a.iterations), "MAML++ - MAML, K = %d" % k) for k in (10, 5)]
+        pairs.append((("mamlpp-bn", 10, a.iterations), ("mamlpp", 10, a.iterations),
+                      "MAML++ with per-step BN (meta_lr 1e-3) - MAML++, K = 10"))
+        if a.paper_iterations:
+            pairs += [(("maml", k, a.paper_iterations), ("maml", k, a.iterations),
+                       "MAML %dk - MAML %dk steps, K = %d" % (a.paper_iterations // 1000, a.iterations // 1000, k))
+                      for k in (10, 5)]
+        for first, second, what in pairs:
+            if first not in per_task or second not in per_task:
+                continue
+            d = [x - y for x, y in zip(per_task[first], per_task[second])]
+            mean = sum(d) / len(d)
+            std = math.sqrt(sum((x - mean) ** 2 for x in d) / len(d))
+            f.write("- %s: %+.4f ± %.4f\n" % (what, mean, 1.96 * std / math.sqrt(len(d))))
     log("wrote %s" % os.path.join(a.out, "sinusoid.md"))
 
 

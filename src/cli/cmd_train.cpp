@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -51,6 +52,9 @@ void absolutise_paths(json& c) {
   for (const auto& a : c["archives"]) archives.push_back(absolute(a.get<std::string>()));
   c["archives"] = archives;
 }
+
+// The score of an epoch whose validation diverged: below every real one, and finite for state.json.
+constexpr double kUnscored = -std::numeric_limits<double>::max();
 
 std::string percent(double v) {
   char buf[32];
@@ -285,12 +289,15 @@ class TrainRun {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double wait = prefetch_->wait_stats().total_seconds - wait0;
     const bool regression = s_.model.task_kind == MAML_TASK_REGRESSION;
+    // A validation whose adaptation diverged on some tasks has no score: null in the history,
+    // and the epoch ranks below every other.
+    const bool scored = val_sampler_ && val.diverged == 0;
     json row = {{"epoch", epoch},
                 {"step", step_},
                 {"train_loss", st.mean_loss()},
                 {"train_acc", regression ? json() : json(st.mean_acc())},
-                {"val_loss", val_sampler_ ? json(val.loss) : json()},
-                {"val_acc", val_sampler_ && !regression ? json(val.accuracy) : json()},
+                {"val_loss", scored ? json(val.loss) : json()},
+                {"val_acc", scored && !regression ? json(val.accuracy) : json()},
                 {"meta_lr", st.last_meta_lr},
                 {"second_order", st.last_second_order},
                 {"seconds", seconds},
@@ -300,14 +307,21 @@ class TrainRun {
     state_.wait_seconds += wait;
     // Checkpoints are ranked by accuracy, or for regression (no accuracy) by the negated loss.
     state_.score_name = regression ? (val_sampler_ ? "-val_loss" : "-train_loss") : val_sampler_ ? "val_acc" : "train_acc";
-    const double score = regression ? -(val_sampler_ ? val.loss : st.mean_loss()) : val_sampler_ ? val.accuracy : st.mean_acc();
+    const double score = val_sampler_ && !scored ? kUnscored
+                         : regression           ? -(val_sampler_ ? val.loss : st.mean_loss())
+                         : val_sampler_         ? val.accuracy
+                                                : st.mean_acc();
     if (leader()) {
-      ckpt_->commit_epoch(model_, state_, epoch, score, val.loss);
+      ckpt_->commit_epoch(model_, state_, epoch, score, scored ? val.loss : std::numeric_limits<double>::quiet_NaN());
       if (!s_.metrics.empty()) write_metrics(s_.metrics, state_.history);
     }
     progress.clear();
     const bool best = !state_.best.empty() && state_.best.front().epoch == epoch;
-    if (regression) {
+    if (val_sampler_ && !scored) {
+      std::printf("epoch %d/%d  step %" PRId64 "  train %s %.4f  val diverged on %" PRId64 " of %d tasks (adaptation "
+                  "not finite: fewer eval_inner_steps or a lower inner_lr may help)",
+                  epoch, epochs_, step_, regression ? "mse" : "loss", st.mean_loss(), val.diverged, s_.val_tasks);
+    } else if (regression) {
       std::printf("epoch %d/%d  step %" PRId64 "  train mse %.4f", epoch, epochs_, step_, st.mean_loss());
       if (val_sampler_) std::printf("  val mse %.4f%s", val.loss, best ? " (best)" : "");
     } else {
@@ -328,7 +342,8 @@ class TrainRun {
     if (state_.best.empty()) return;
     std::printf("best (%s):", state_.score_name.c_str());
     for (const BestEntry& b : state_.best) {
-      if (state_.score_name[0] == '-') std::printf("  %s mse %.4f", b.file.c_str(), -b.score);
+      if (b.score == kUnscored) std::printf("  %s (validation diverged)", b.file.c_str());
+      else if (state_.score_name[0] == '-') std::printf("  %s mse %.4f", b.file.c_str(), -b.score);
       else std::printf("  %s %s", b.file.c_str(), percent(b.score).c_str());
     }
     std::printf("\nmodel:  %s  (eval with: mamlpp eval --checkpoints %s)\n", ckpt_->latest_path().c_str(),

@@ -40,17 +40,23 @@ ValScore validate(const Model& model, const data::EpisodeSampler& sampler, int64
     const maml_tasks t = as_tasks(mb);
     maml_metrics m{};
     m.struct_size = sizeof(maml_metrics);
-    check(maml_evaluate(model.get(), &t, &m), "validation (maml_evaluate)");
+    const maml_status status = maml_evaluate(model.get(), &t, &m);
+    if (status == MAML_E_NUMERICAL) {  // diverged: counted, and the run goes on (the model is unchanged)
+      v.diverged += count;
+      continue;
+    }
+    check(status, "validation (maml_evaluate)");
     v.loss += static_cast<double>(m.loss) * count;
     v.accuracy += static_cast<double>(m.accuracy) * count;
     v.tasks += count;
   }
   if (cluster) {
-    double sums[3] = {v.loss, v.accuracy, static_cast<double>(v.tasks)};
-    cluster->allreduce_sum(sums, 3);
+    double sums[4] = {v.loss, v.accuracy, static_cast<double>(v.tasks), static_cast<double>(v.diverged)};
+    cluster->allreduce_sum(sums, 4);
     v.loss = sums[0];
     v.accuracy = sums[1];
     v.tasks = static_cast<int64_t>(sums[2]);
+    v.diverged = static_cast<int64_t>(sums[3]);
   }
   if (v.tasks > 0) {
     v.loss /= static_cast<double>(v.tasks);

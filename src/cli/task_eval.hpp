@@ -17,8 +17,11 @@ namespace mamlpp::cli {
 maml_tasks as_tasks(const data::MetaBatch& batch);
 
 struct ValScore {
-  double loss = 0, accuracy = 0;
+  double loss = 0, accuracy = 0;  // over the tasks that did not diverge
   int64_t tasks = 0;
+  // Tasks of chunks maml_evaluate refused as not finite (an adaptation that diverged, e.g. more
+  // evaluation steps than the model was trained with): reported, not fatal to training.
+  int64_t diverged = 0;
   double seconds = 0;
 };
 

@@ -333,6 +333,12 @@ def test_sinusoid():
     p = run(["inspect", "--model", os.path.join(out, "latest.maml")])
     check("regression (1 output), MLP 1 -> 40 -> 40 -> head, relu" in p.stdout and "layer0.linear.weight" in p.stdout,
           "inspect:\n" + p.stdout)
+    # A validation whose adaptation diverges (many evaluation steps at a large rate) is reported and
+    # ranks last; training goes on.
+    p = run(["train", "--config", config, "--out", os.path.join(d, "diverging"), "--epochs", "2",
+             "--iters-per-epoch", "5", "--val-tasks", "5", "--set", "inner_lr=0.5", "--set", "eval_inner_steps=1000"])
+    check("val diverged on 5 of 5 tasks" in p.stdout and "(validation diverged)" in p.stdout and "done:" in p.stdout,
+          "diverging validation:\n" + p.stdout)
     # Images for an MLP model, vectors for a conv model: usage errors naming the fields.
     p = run(["train", "--out", os.path.join(d, "bad1"), "--epochs", "1", "--iters-per-epoch", "1",
              "--set", "backbone=mlp"] + TINY, rc=1)
