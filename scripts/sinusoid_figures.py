@@ -68,7 +68,7 @@ def evaluate(a, d):
         p = subprocess.run([a.mamlpp, "eval", "--checkpoints", d, "--tasks", "600", "--json", js],
                            capture_output=True, text=True)
         if p.returncode != 0:
-            if "not finite" in p.stderr:
+            if "not finite" in p.stderr or "non-finite" in p.stderr:
                 log("%s: evaluation diverged: %s" % (d, p.stderr.strip()))
                 return None
             raise SystemExit("mamlpp eval failed (exit %d):\n%s" % (p.returncode, p.stderr))
