@@ -151,6 +151,28 @@ std::string pct(double p) {
   return buf;
 }
 
+// The rows of a CSV classification table, class by class, labelled by their class's index in
+// `labels` (the support set's names); a class the support set lacks is refused.
+void append_rows(const data::ImageDataset& d, const std::vector<std::string>& labels, const std::string& file,
+                 std::vector<float>& x, std::vector<int32_t>& y) {
+  const auto D = static_cast<size_t>(d.shape().numel());
+  for (int32_t c = 0; c < d.num_classes(); ++c) {
+    const auto it = std::find(labels.begin(), labels.end(), d.class_name(c));
+    if (it == labels.end())
+      throw data_error(file + ": label '" + d.class_name(c) + "' is not one of the support set's labels");
+    for (int32_t i = 0; i < d.num_images(c); ++i) {
+      x.insert(x.end(), d.image(c, i), d.image(c, i) + D);
+      y.push_back(static_cast<int32_t>(it - labels.begin()));
+    }
+  }
+}
+
+double mean_squared_error(const std::vector<float>& a, const std::vector<float>& b) {
+  double se = 0;
+  for (size_t i = 0; i < a.size(); ++i) se += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+  return a.empty() ? 0.0 : se / static_cast<double>(a.size());
+}
+
 // `predict`/`adapt` on rows of CSV files (vector models): the support rows carry a label
 // (classification) or targets (regression) in --label-column (default: the last column); query rows
 // are features alone, or laid out as the support rows, and then the fit on them is reported too.
@@ -202,13 +224,8 @@ int run_csv(const PredictOptions& o, const Model& model, bool predict_queries) {
     if (d.num_classes() != mc.n_way)
       throw usage_error(o.model + " is a " + std::to_string(mc.n_way) + "-way model but " + o.support_csv + " has " +
                         std::to_string(d.num_classes()) + " label(s); give exactly " + std::to_string(mc.n_way));
-    for (int32_t c = 0; c < d.num_classes(); ++c) {
-      label_names.push_back(d.class_name(c));
-      for (int32_t i = 0; i < d.num_images(c); ++i) {
-        sx.insert(sx.end(), d.image(c, i), d.image(c, i) + D);
-        sy.push_back(c);
-      }
-    }
+    for (int32_t c = 0; c < d.num_classes(); ++c) label_names.push_back(d.class_name(c));
+    append_rows(d, label_names, o.support_csv, sx, sy);
     columns = D + 1;
   }
   const auto n_support = static_cast<int32_t>(sx.size() / static_cast<size_t>(D));
@@ -224,9 +241,7 @@ int run_csv(const PredictOptions& o, const Model& model, bool predict_queries) {
                 regression ? "regression" : (std::to_string(mc.n_way) + "-way").c_str(), D, mc.eval_inner_steps);
     std::printf("adapted      to %d support rows in %.1f ms on %s\n", n_support, adapt_ms, model.device_name().c_str());
     if (regression) {
-      double se = 0;
-      for (size_t i = 0; i < out.size(); ++i) se += (out[i] - st[i]) * (out[i] - st[i]);
-      std::printf("support fit  mse %.6g after adaptation\n", se / static_cast<double>(out.size()));
+      std::printf("support fit  mse %.6g after adaptation\n", mean_squared_error(out, st));
     } else {
       int64_t correct = 0;
       for (int32_t i = 0; i < n_support; ++i) correct += argmax(out.data() + i * width, width) == sy[i] ? 1 : 0;
@@ -247,15 +262,7 @@ int run_csv(const PredictOptions& o, const Model& model, bool predict_queries) {
       qt = t.t;
     } else {
       const data::ImageDataset d = csv("--query-csv", [&] { return data::load_csv_classification(o.query_csv, opt); });
-      for (int32_t c = 0; c < d.num_classes(); ++c) {
-        const auto it = std::find(label_names.begin(), label_names.end(), d.class_name(c));
-        if (it == label_names.end())
-          throw data_error(o.query_csv + ": label '" + d.class_name(c) + "' is not one of the support set's labels");
-        for (int32_t i = 0; i < d.num_images(c); ++i) {
-          qx.insert(qx.end(), d.image(c, i), d.image(c, i) + D);
-          qy.push_back(static_cast<int32_t>(it - label_names.begin()));
-        }
-      }
+      append_rows(d, label_names, o.query_csv, qx, qy);
     }
   } else {
     throw data_error(o.query_csv + ": rows of " + std::to_string(query_columns) + " columns; " + o.model + " reads " +
@@ -267,7 +274,6 @@ int run_csv(const PredictOptions& o, const Model& model, bool predict_queries) {
   if (!o.json_lines)
     std::printf("# %s: adapted to %d support rows in %.1f ms (%d steps); %d query rows\n", o.model.c_str(), n_support,
                 adapt_ms, mc.eval_inner_steps, n);
-  double se = 0;
   int64_t correct = 0;
   std::vector<double> probs(static_cast<size_t>(width));
   for (int32_t i = 0; i < n; ++i) {
@@ -276,8 +282,6 @@ int run_csv(const PredictOptions& o, const Model& model, bool predict_queries) {
     line["row"] = i;
     if (regression) {
       line["values"] = std::vector<float>(row, row + width);
-      for (int32_t k = 0; k < width && !qt.empty(); ++k) se += (row[k] - qt[static_cast<size_t>(i) * width + k]) *
-                                                             (row[k] - qt[static_cast<size_t>(i) * width + k]);
     } else {
       softmax(row, width, probs.data());
       const int32_t best = argmax(row, width);
@@ -298,7 +302,7 @@ int run_csv(const PredictOptions& o, const Model& model, bool predict_queries) {
                   pct(probs[static_cast<size_t>(argmax(row, width))]).c_str());
     }
   }
-  if (!o.json_lines && !qt.empty()) std::printf("# query mse %.6g\n", se / static_cast<double>(qt.size()));
+  if (!o.json_lines && !qt.empty()) std::printf("# query mse %.6g\n", mean_squared_error(out, qt));
   if (!o.json_lines && !qy.empty())
     std::printf("# query accuracy %lld/%d\n", static_cast<long long>(correct), n);
   return kExitOk;
