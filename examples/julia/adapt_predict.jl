@@ -7,7 +7,7 @@
 # MODEL.maml   a model saved by libmamlpp (e.g. the `example_model` test fixture)
 # TASKS.bin    one task in the fixture format of tests/fixtures/README.md (MAMLTASK, little-endian)
 # EXPECTED.txt optional: what the C ABI predicted (example_expected.txt); labels must match and
-#              logits agree to 1e-4 (relative), else exit status 1
+#              logits agree to 1e-4 (relative to max(|logit|, 1)), else exit status 1
 #
 # NOTE: written but NOT run (Julia is not installed where this was written); see
 # bindings/julia/README.md.
@@ -77,7 +77,7 @@ function main(args)
                 return 1
             end
             for (got, want) in zip(logits[:, i], want_logits)
-                worst = max(worst, abs(got - want) / max(abs(want), 1e-3))
+                worst = max(worst, abs(got - want) / max(abs(want), 1.0))
             end
         end
         println("matches $(args[3]) (largest relative logit difference $(worst))")

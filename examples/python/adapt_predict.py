@@ -13,7 +13,8 @@ MODEL.maml   a model saved by libmamlpp (e.g. DIR/model.maml, or the `example_mo
 TASKS.bin    one task in the fixture format of tests/fixtures/README.md: labelled support images
              and query images (with their true labels)
 EXPECTED.txt optional: what the C ABI predicted for the same queries (example_expected.txt);
-             the labels must match and the logits agree to 1e-4 (relative), else exit status 1
+             the labels must match and the logits agree to 1e-4 (relative to max(|logit|, 1), as
+             the Go and Rust examples check), else exit status 1
 
 Prints one line per query: its true label, the predicted label and the logits. Standard library
 only (numpy is not needed); the library is found through MAMLPP_LIBRARY or the system's search.
@@ -190,7 +191,7 @@ def main(argv):
                       file=sys.stderr)
                 return 1
             for got, want in zip(logits[i * k:(i + 1) * k], want_logits):
-                worst = max(worst, abs(got - want) / max(abs(want), 1e-3))
+                worst = max(worst, abs(got - want) / max(abs(want), 1.0))
         print("matches %s (largest relative logit difference %.2g)" % (argv[3], worst))
         if worst > 1e-4:
             return 1

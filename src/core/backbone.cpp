@@ -1,5 +1,6 @@
 #include "core/backbone.hpp"
 
+#include "core/conv_op.hpp"
 #include "core/pool_op.hpp"
 
 #include <limits>
@@ -8,14 +9,11 @@ namespace mamlpp {
 
 at::Tensor conv3x3(const at::Tensor& h, const at::Tensor& weight, const at::Tensor& bias, int64_t stride,
                    int64_t groups) {
-  // LibTorch's CPU dispatcher sends a batch of one small map to its generic im2col path
-  // (slow_conv2d), which measured 2.5x slower than oneDNN's kernel on the 64-channel 14x14 and 7x7
-  // maps of a one-image prediction, the embedding hot path. Without autograd (predictions) such
-  // a call goes to oneDNN directly; everything else keeps LibTorch's choice.
-  if (h.size(0) == 1 && h.device().is_cpu() && h.scalar_type() == at::kFloat && !at::GradMode::is_enabled() &&
-      at::hasMKLDNN())
-    return at::mkldnn_convolution(h.contiguous(), weight.contiguous(), bias.contiguous(), {1, 1},
-                                  {stride, stride}, {1, 1}, groups);
+  if (stride == 1 && conv3x3_op_applies(h, weight)) {
+    // Differentiated on the CPU: the op whose derivatives of every order stay on fast kernels.
+    // Without autograd (predictions): the fastest kernel for the shape (core/conv_op).
+    return at::GradMode::is_enabled() ? conv3x3_op(h, weight, bias, groups) : conv3x3_forward(h, weight, bias, groups);
+  }
   return at::conv2d(h, weight, bias, {stride, stride}, {1, 1}, {1, 1}, groups);
 }
 
@@ -38,8 +36,11 @@ at::Tensor conv_body(const Config& cfg, const at::Tensor& x, const std::vector<a
     const at::Tensor& bias = w[2 * s + 1];  // [T, F]
     h = conv3x3(h, weight.reshape({-1, weight.size(2), 3, 3}), bias.reshape({-1}), stride, tasks);
     if (cfg.batch_norm) h = batch_norm(h, bn.layers[s], bn, tasks);
-    h = activate(cfg, h);
+    // Pooling before the activation: both activations are monotone, so max-pooling commutes with
+    // them (the same values, winners and gradients), and the activation then touches a quarter
+    // of the map.
     if (cfg.max_pool) h = max_pool_op_applies(h) ? max_pool_op(h) : at::max_pool2d(h, {2, 2}, {2, 2});
+    h = activate(cfg, h);
   }
   // Strided variant: global average pool; max-pool variant: flatten the remaining map.
   at::Tensor features = cfg.max_pool ? h.reshape({n, tasks, -1}) : h.mean({2, 3}).view({n, tasks, -1});

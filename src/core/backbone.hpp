@@ -20,7 +20,8 @@ namespace mamlpp {
 constexpr double kLeakySlope = 0.01;
 
 // A 3x3 convolution with padding 1: h [n, groups * Cin, H, W], weight [groups * F, Cin, 3, 3].
-// LibTorch's conv2d, except that one float32 example without autograd goes to oneDNN.
+// On the CPU with stride 1 (float32 or float64): conv3x3_op when differentiated, the fastest
+// kernel for the shape without autograd (core/conv_op); otherwise LibTorch's conv2d.
 at::Tensor conv3x3(const at::Tensor& h, const at::Tensor& weight, const at::Tensor& bias, int64_t stride,
                    int64_t groups);
 
