@@ -88,6 +88,12 @@ at::Tensor weight_gradient(const at::Tensor& g, const at::Tensor& x, at::IntArra
   return backward_kernel(g, x, at::empty(w_shape, g.options()), groups, /*input=*/false);
 }
 
+// Every op saves its two tensor arguments and the group count.
+void remember(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b, int64_t groups) {
+  ctx->save_for_backward({a, b});
+  ctx->saved_data["groups"] = groups;
+}
+
 int64_t groups_of(AutogradContext* ctx) { return ctx->saved_data["groups"].toInt(); }
 
 // conv(x, w), and conv(x, w) + b (LibTorch 1.13's custom functions take no undefined inputs).
@@ -106,8 +112,7 @@ struct ConvBias : torch::autograd::Function<ConvBias> {
 struct ConvInputGrad : torch::autograd::Function<ConvInputGrad> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& g, const at::Tensor& w,
                             const std::vector<int64_t>& x_shape, int64_t groups) {
-    ctx->save_for_backward({g, w});
-    ctx->saved_data["groups"] = groups;
+    remember(ctx, g, w, groups);
     return input_gradient(g, w, x_shape, groups);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads);
@@ -118,8 +123,7 @@ struct ConvInputGrad : torch::autograd::Function<ConvInputGrad> {
 struct ConvWeightGrad : torch::autograd::Function<ConvWeightGrad> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& g, const at::Tensor& x,
                             const std::vector<int64_t>& w_shape, int64_t groups) {
-    ctx->save_for_backward({g, x});
-    ctx->saved_data["groups"] = groups;
+    remember(ctx, g, x, groups);
     return weight_gradient(g, x, w_shape, groups);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads);
@@ -134,8 +138,9 @@ variable_list conv_backward(AutogradContext* ctx, const at::Tensor& g) {
   if (!at::GradMode::is_enabled() && ctx->needs_input_grad(0) && ctx->needs_input_grad(1)) {
     // Nothing differentiates these gradients again (adaptation, the last backward pass of a
     // meta-gradient): one call computes both, sharing oneDNN's reorders of g.
-    const auto both = at::convolution_backward(g.contiguous(), x, w, c10::nullopt, {1, 1}, {1, 1}, {1, 1},
-                                               /*transposed=*/false, {0, 0}, groups, {true, true, false});
+    const auto both = at::convolution_backward(g.contiguous(), x.contiguous(), w.contiguous(), c10::nullopt, {1, 1},
+                                               {1, 1}, {1, 1}, /*transposed=*/false, {0, 0}, groups,
+                                               {true, true, false});
     return {std::get<0>(both), std::get<1>(both)};
   }
   if (ctx->needs_input_grad(0)) gx = ConvInputGrad::apply(g, w, x.sizes().vec(), groups);
@@ -144,8 +149,7 @@ variable_list conv_backward(AutogradContext* ctx, const at::Tensor& g) {
 }
 
 at::Tensor Conv::forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, int64_t groups) {
-  ctx->save_for_backward({x, w});
-  ctx->saved_data["groups"] = groups;
+  remember(ctx, x, w, groups);
   return conv3x3_forward(x, w, at::Tensor(), groups);
 }
 
@@ -157,8 +161,7 @@ variable_list Conv::backward(AutogradContext* ctx, variable_list grads) {
 
 at::Tensor ConvBias::forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                              int64_t groups) {
-  ctx->save_for_backward({x, w});
-  ctx->saved_data["groups"] = groups;
+  remember(ctx, x, w, groups);
   return conv3x3_forward(x, w, b, groups);
 }
 
