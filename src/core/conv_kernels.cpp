@@ -1,6 +1,6 @@
-// The single-input-channel 3x3 convolution of conv_kernels.hpp and its weight gradient. This file is compiled once as it
-// is (the baseline build, which also holds the dispatch) and once more through
-// conv_kernels_avx2.cpp with AVX2 and FMA enabled. Each map is copied once into a zero-padded
+// The single-input-channel 3x3 convolution of conv_kernels.hpp and its weight gradient. This file
+// is compiled once as it is (the baseline build, which also holds the dispatch) and once more
+// through conv_kernels_avx2.cpp with AVX2 and FMA enabled. Each map is copied once into a zero-padded
 // plane; each output row (or gradient plane) is then nine multiply-adds per pixel over three
 // shifted views of it, which `omp simd` (-fopenmp-simd, no OpenMP runtime) vectorises. Both run
 // at the speed of writing (reading) the 64 output maps.
@@ -19,12 +19,16 @@ namespace MAMLPP_CONV_ISA {
 namespace {
 
 // Copies one map of x ([h, w]) into the interior of `padded` ([h + 2, w + 2], zero border).
-// Returns whether every value is finite.
 template <class T>
-bool pad(const T* x, std::vector<T>& padded, const SingleChannelConv& g) {
+void pad(const T* x, std::vector<T>& padded, const SingleChannelConv& g) {
   const int64_t pw = g.w + 2;
   for (int64_t r = 0; r < g.h; ++r) std::copy(x + r * g.w, x + (r + 1) * g.w, padded.data() + (r + 1) * pw + 1);
-  T sum = 0;  // finite iff every value is (x - x is NaN exactly for Inf and NaN)
+}
+
+// Whether every value of one map is finite (x - x is NaN exactly for Inf and NaN).
+template <class T>
+bool finite(const T* x, const SingleChannelConv& g) {
+  T sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (int64_t k = 0; k < g.h * g.w; ++k) sum += x[k] - x[k];
   return sum == 0;
@@ -70,13 +74,15 @@ void weight_grad(const T* x, const T* gy, T* weight_grad, const SingleChannelCon
   std::vector<double> sums(static_cast<size_t>(g.groups * g.cout * 9), 0.0);
   for (int64_t i = 0; i < g.n; ++i) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const bool finite = pad(x + (i * g.groups + grp) * plane, padded, g);
+      const T* map = x + (i * g.groups + grp) * plane;
+      pad(map, padded, g);
+      const bool whole = finite(map, g);
       for (int64_t co = 0; co < g.cout; ++co) {
         const int64_t channel = grp * g.cout + co;
         const T* d = gy + (i * g.groups * g.cout + channel) * plane;
         for (int64_t r = 0; r < g.h; ++r) std::copy(d + r * g.w, d + (r + 1) * g.w, grad.data() + r * pw);
         // The whole plane as one loop, or (a non-finite map) one row of w values at a time.
-        const int64_t rows = finite ? g.h : 1, length = finite ? span : g.w;
+        const int64_t rows = whole ? g.h : 1, length = whole ? span : g.w;
         double* acc = sums.data() + channel * 9;
         for (int64_t r = 0; r < g.h; r += rows) {
           const T* e = grad.data() + r * pw;
